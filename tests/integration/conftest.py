@@ -1,0 +1,10 @@
+"""Fixtures for the Home Assistant integration tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/han_meter in every test."""
