@@ -1,0 +1,212 @@
+"""Decode whatever a meter sends, without being told the meter type.
+
+:class:`AutoDecoder` accepts the HDLC information field (LLC + APDU), a bare
+DATA-NOTIFICATION APDU, a bare notification body (as MQTT bridges publish it) or a
+P1 telegram, tries the meter layouts in turn (the one that worked last first) and
+returns a :class:`~.reading.MeterReading`, or None for anything it cannot decode.
+It never raises for bad data.
+
+Frames of a layout seen before are decoded by a remembered template
+(:mod:`.layout_memory`): one struct call instead of a parse, with the same result.
+
+Values outside physical ranges for their unit are dropped from the reading and
+counted in :attr:`AutoDecoder.rejected_values`: power above 1 MW (or var, VA) in
+magnitude, voltage below 0 or above 1000 V, current above 10 kA in magnitude, a power
+factor outside -1..1, a negative (or absurdly large) energy register, and NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from . import aidon, kaifa, kamstrup, obis_list, p1, positional
+from .axdr import AxdrError
+from .cosem import (
+    DATA_NOTIFICATION,
+    LLC_HEADER,
+    DataNotification,
+    decode_data_notification,
+    decode_notification_body,
+)
+from .dlde import DataReadout
+from .hdlc import HdlcFrame
+from .layout_memory import LayoutMemory
+from .obis_map import POWER_FACTOR_KEYS
+from .reading import Bindings, MeterReading
+from .unwrap import MessageUnwrapper
+
+_LOGGER = logging.getLogger(__name__)
+
+NotificationDecoder = Callable[[DataNotification], MeterReading | None]
+
+# Tried in this order (after the one that worked last): the specific layouts first.
+DECODERS: Final[tuple[tuple[str, NotificationDecoder], ...]] = (
+    (aidon.NAME, aidon.decode),
+    (kamstrup.NAME, kamstrup.decode),
+    (kaifa.NAME, kaifa.decode),
+    (kaifa.LANDIS_GYR_NAME, kaifa.decode_landis_gyr),
+    (positional.NAME, positional.decode),
+    (obis_list.NAME, obis_list.decode),
+)
+_ARRAY, _STRUCTURE = 0x01, 0x02
+_P1_START = b"/"
+MAX_POWER = 1e6  # W, var, VA
+MAX_VOLTAGE = 1000.0  # V
+MAX_CURRENT = 10e3  # A
+MAX_ENERGY = 1e15  # Wh, varh, VAh: far above any register, below infinity
+# unit -> (lowest, highest) plausible value; NaN fails every comparison
+_LIMITS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("W", "var", "VA"), (-MAX_POWER, MAX_POWER)),
+    **dict.fromkeys(("Wh", "varh", "VAh"), (0.0, MAX_ENERGY)),
+    "V": (0.0, MAX_VOLTAGE),
+    "A": (-MAX_CURRENT, MAX_CURRENT),
+}
+
+
+class AutoDecoder:
+    """Finds the layout of each message and decodes it; remembers the last that worked."""
+
+    def __init__(
+        self, encryption_key: bytes | None = None, authentication_key: bytes | None = None
+    ) -> None:
+        self.encryption_key = encryption_key
+        self.authentication_key = authentication_key
+        self.rejected_values = 0  # implausible values dropped so far
+        self._last_decoder: int | None = None  # index into DECODERS, or -1 for P1
+        self._layouts = LayoutMemory()
+        # reassembly + decryption (issue 7); raises ValueError for a key that is not 16 bytes
+        self._unwrapper = MessageUnwrapper(encryption_key, authentication_key)
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last ciphered or split content gave nothing, None when it unwrapped.
+
+        One of "encrypted_no_key", "wrong_key", "wrong_authentication_key",
+        "unsupported_security", "malformed" (see :mod:`.unwrap`).
+        """
+        return self._unwrapper.last_error
+
+    @property
+    def unwrapper(self) -> MessageUnwrapper:
+        """The reassembly and decryption step (counters, last system title)."""
+        return self._unwrapper
+
+    @property
+    def decoder_name(self) -> str | None:
+        """Name of the decoder that worked last ("aidon", "kaifa", "p1", ...), or None."""
+        if self._last_decoder is None:
+            return None
+        if self._last_decoder < 0:
+            return p1.NAME
+        return DECODERS[self._last_decoder][0]
+
+    def decode_message(self, message: HdlcFrame | DataReadout | object) -> MeterReading | None:
+        """Decode a valid HDLC frame or P1 readout from the readers; None for anything else."""
+        try:
+            if isinstance(message, DataReadout):
+                if not message.is_valid:
+                    return None
+                return self._accept_p1(p1.decode_readout(message))
+            content = self._message_content(message)
+            return None if content is None else self.decode_frame_content(content)
+        except Exception:  # the stream must go on whatever a message holds
+            _LOGGER.debug("Message could not be decoded", exc_info=True)
+            return None
+
+    def decode_frame_content(self, content: bytes) -> MeterReading | None:
+        """Decode LLC + APDU, a bare APDU, a bare notification body or a P1 telegram."""
+        try:
+            plain = self._unwrap(bytes(content))
+            return None if plain is None else self._decode_plain(plain)
+        except Exception:  # the stream must go on whatever a message holds
+            _LOGGER.debug("Content could not be decoded", exc_info=True)
+            return None
+
+    def _message_content(self, message: object) -> bytes | None:
+        """The bytes to decode from a reader's message (hook for reassembly)."""
+        if self._unwrapper.handles(message):  # HDLC, M-Bus, bare ciphered APDU frames
+            return self._unwrapper.join_message(message)
+        return None
+
+    def _unwrap(self, content: bytes) -> bytes | None:
+        """Plain content from what was received: a hook for decryption.
+
+        Returns the bytes to decode (``content`` itself when it is not ciphered), or None
+        when they cannot be made plain (ciphered without a key, or incomplete).
+        """
+        return self._unwrapper.unwrap_content(content)
+
+    def _decode_plain(self, content: bytes) -> MeterReading | None:
+        if content.startswith(LLC_HEADER):
+            content = content[len(LLC_HEADER) :]
+        if not content:
+            return None
+        first = content[0]
+        if first != DATA_NOTIFICATION and first != _ARRAY and first != _STRUCTURE:  # noqa: PLR1714
+            if content.lstrip()[:1] == _P1_START:
+                return self._accept_p1(p1.decode_telegram(content))
+            _LOGGER.debug("Unknown content starting with 0x%02x", first)
+            return None
+        remembered = self._layouts.decode(content)
+        if remembered is not None:
+            self._last_decoder, fast_reading = remembered
+            return self._plausible(fast_reading)
+        bindings = Bindings()
+        try:
+            if first == DATA_NOTIFICATION:
+                notification = decode_data_notification(content, bindings)
+            else:
+                notification = decode_notification_body(content, bindings)
+        except AxdrError as error:
+            _LOGGER.debug("Bad DLMS data: %s", error)
+            return None
+        reading = self._decode_notification(notification, bindings)
+        if reading is None:
+            return None
+        self._layouts.learn(self._last_decoder or 0, content, notification, reading)
+        return self._plausible(reading)
+
+    def _decode_notification(
+        self, notification: DataNotification, bindings: Bindings
+    ) -> MeterReading | None:
+        last = self._last_decoder
+        order = range(len(DECODERS))
+        if last is not None and last >= 0:
+            order = (last, *(index for index in order if index != last))  # type: ignore[assignment]
+        for index in order:
+            bindings.clear()  # what a decoder that gave up recorded
+            reading = DECODERS[index][1](notification)
+            if reading is not None:
+                self._last_decoder = index
+                return reading
+        return None
+
+    def _accept_p1(self, reading: MeterReading | None) -> MeterReading | None:
+        if reading is None:
+            return None
+        self._last_decoder = -1
+        return self._plausible(reading)
+
+    def _plausible(self, reading: MeterReading) -> MeterReading | None:
+        """Drop the values outside physical ranges; None when nothing is left."""
+        rejected = []
+        for key, unit in reading.units.items():
+            limits = _LIMITS.get(unit)
+            if limits is not None:
+                value = reading.get(key)
+                if (type(value) is int or type(value) is float) and not (
+                    limits[0] <= value <= limits[1]
+                ):
+                    rejected.append(key)
+        for key in POWER_FACTOR_KEYS.intersection(reading):
+            value = reading[key]
+            if (type(value) is int or type(value) is float) and not -1 <= value <= 1:
+                rejected.append(key)
+        for key in rejected:
+            _LOGGER.debug("Implausible value dropped: %s = %r", key, reading[key])
+            del reading[key]
+            reading.units.pop(key, None)
+        self.rejected_values += len(rejected)
+        return reading or None

@@ -1,0 +1,287 @@
+"""Incremental reader of HDLC frames (IEC 62056-46 frame format type 3) from a HAN port.
+
+HAN frames are not octet-stuffed: 0x7E and 0x7D occur inside frames, so a frame is
+delimited by the length in its frame format field, never by searching for a flag.
+"""
+
+from __future__ import annotations
+
+import re
+from binascii import crc_hqx
+from dataclasses import dataclass
+
+from .crc import X25_GOOD_RESIDUE_BIT_REVERSED, bit_reversed
+
+FLAG = 0x7E
+ESCAPE = 0x7D
+FRAME_FORMAT_TYPE_3 = 0xA
+MAX_FRAME_LENGTH = 0x7FF  # the 11-bit length field
+MAX_BUFFERED_BYTES = 4096
+_MIN_FRAME_LENGTH = 7  # format (2) + two 1-byte addresses + control + FCS (2)
+# No frame can complete in fewer bytes after a flag (or from an empty buffer): parsing
+# waits for them, which saves calls when bytes arrive one at a time.
+_MIN_FRAME_BYTES = _MIN_FRAME_LENGTH + 2
+_MAX_HEADER_WITH_HCS = 13  # format (2) + two 4-byte addresses + control + HCS (2)
+
+# A frame can only start at a flag followed by a type-3 format byte (0xA0..0xAF): the
+# regex engine skips everything else (noise, idle flags) in C.
+_FRAME_START = re.compile(rb"\x7e[\xa0-\xaf]")
+_ESCAPED_BYTE = re.compile(rb"\x7d[\x00-\xff]")
+_ABORT = b"\x7d\x7e"
+_MAX_CACHED_HEADERS = 16
+
+
+@dataclass(slots=True, frozen=True)
+class HdlcFrameHeader:
+    """The fields before the information field."""
+
+    frame_format: int  # the 4-bit format type (0xA for type 3)
+    frame_length: int  # bytes between the flags
+    segmentation: bool
+    destination_address: bytes  # raw, 1, 2 or 4 bytes, the last one with LSB 1
+    source_address: bytes
+    control: int
+
+
+@dataclass(slots=True, frozen=True)
+class HdlcFrame:
+    """One frame as read, flags included."""
+
+    as_bytes: bytes
+    header: HdlcFrameHeader | None
+    payload: bytes  # the information field, b"" when there is none
+    is_good_hcs: bool
+    is_good_fcs: bool
+
+    @property
+    def is_valid(self) -> bool:
+        """Header parsed, both check sequences right and the length field matches."""
+        header = self.header
+        return (
+            header is not None
+            and self.is_good_hcs
+            and self.is_good_fcs
+            and len(self.as_bytes) == header.frame_length + 2
+        )
+
+
+def _long_address_end(buffer: bytes, start: int, limit: int) -> int:
+    """Index after the 2- or 4-byte address at ``start`` (ends at a byte with LSB 1), or -1."""
+    if start + 1 < limit and buffer[start + 1] & 1:
+        return start + 2
+    if start + 3 < limit and not buffer[start + 2] & 1 and buffer[start + 3] & 1:
+        return start + 4
+    return -1
+
+
+class HdlcFrameReader:
+    """Finds HDLC frames in a byte stream fed in chunks of any size.
+
+    Garbage is dropped as it arrives, so at most one pending frame is ever buffered.
+    Frames with a good header check sequence but a bad frame check sequence are
+    returned with ``is_valid`` False; the bytes after their opening flag are then read
+    again, so a truncated frame never hides the frames that follow it.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_escape_pending",
+        "_headers",
+        "_returned_end",
+        "_transforms_input",
+        "_use_abort_sequence",
+        "_use_octet_stuffing",
+        "_wanted",
+        "discarded_bytes",
+    )
+
+    def __init__(self, use_octet_stuffing: bool = False, use_abort_sequence: bool = False) -> None:
+        self._use_octet_stuffing = use_octet_stuffing
+        self._use_abort_sequence = use_abort_sequence
+        self._transforms_input = use_octet_stuffing or use_abort_sequence
+        self._buffer = bytearray()
+        self._wanted = _MIN_FRAME_BYTES  # buffer length at which a frame may be complete
+        self._returned_end = 0  # buffer bytes before this were returned in a frame
+        self._escape_pending = False  # a trailing 0x7D waits for the next chunk
+        self._headers: dict[bytes, HdlcFrameHeader] = {}
+        self.discarded_bytes = 0  # bytes dropped that were neither flags nor in a frame
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held back for the next call."""
+        return len(self._buffer) + self._escape_pending
+
+    def read(self, data: bytes) -> list[HdlcFrame]:
+        """The frames completed by ``data``, valid and invalid ones; never raises."""
+        if self._transforms_input:
+            return self._read_pieces(data)
+        buffer = self._buffer
+        buffer += data
+        if len(buffer) < self._wanted:  # the common case with small chunks
+            return []
+        return self._parse()
+
+    def _read_pieces(self, data: bytes) -> list[HdlcFrame]:
+        frames: list[HdlcFrame] = []
+        for piece, aborts in self._split(bytes(data)):
+            self._buffer += piece
+            if len(self._buffer) >= self._wanted:
+                frames += self._parse()
+            if aborts:
+                self._abort()
+        return frames
+
+    def _split(self, data: bytes) -> list[tuple[bytes, bool]]:
+        """Unstuff and cut ``data`` at abort sequences: (bytes, aborts after them)."""
+        if self._escape_pending:
+            data = b"\x7d" + data
+        trailing = len(data) - len(data.rstrip(b"\x7d"))
+        # With stuffing "7D 7D" is an escaped byte, so only an odd run leaves one open.
+        self._escape_pending = trailing % 2 == 1 if self._use_octet_stuffing else trailing > 0
+        if self._escape_pending:
+            data = data[:-1]
+        pieces: list[tuple[bytes, bool]] = []
+        if not self._use_octet_stuffing:
+            start = 0
+            abort = data.find(_ABORT)
+            while abort != -1:
+                self.discarded_bytes += 1  # the 0x7D
+                pieces.append((data[start:abort], True))
+                start = abort + 1  # the flag stays: it may open the next frame
+                abort = data.find(_ABORT, start)
+            pieces.append((data[start:], False))
+            return pieces
+        unstuffed = bytearray()
+        start = 0
+        for match in _ESCAPED_BYTE.finditer(data):
+            index = match.start()
+            unstuffed += data[start:index]
+            escaped = data[index + 1]
+            if escaped == FLAG:  # "7D 7E": never an escaped byte; the 7E is a flag
+                self.discarded_bytes += 1
+                if self._use_abort_sequence:
+                    pieces.append((bytes(unstuffed), True))
+                    unstuffed.clear()
+                start = index + 1
+            else:
+                unstuffed.append(escaped ^ 0x20)
+                start = index + 2
+        unstuffed += data[start:]
+        pieces.append((bytes(unstuffed), False))
+        return pieces
+
+    def _abort(self) -> None:
+        """Drop the frame in progress (an abort sequence arrived)."""
+        self._discard(0, len(self._buffer), self._returned_end)
+        self._buffer.clear()
+        self._wanted = _MIN_FRAME_BYTES
+        self._returned_end = 0
+
+    def _discard(self, start: int, end: int, returned_end: int) -> None:
+        start = max(start, returned_end)
+        if end > start:
+            self.discarded_bytes += end - start - self._buffer.count(FLAG, start, end)
+
+    def _header(
+        self, raw: bytes, raw_start: int, source_start: int, source_end: int
+    ) -> HdlcFrameHeader:
+        """The header ``raw`` (format .. control) found at ``raw_start``, cached per reader.
+
+        A meter sends the same header again and again: building it once saves time.
+        """
+        header = self._headers.get(raw)
+        if header is None:
+            if len(self._headers) >= _MAX_CACHED_HEADERS:
+                self._headers.clear()
+            header = HdlcFrameHeader(
+                FRAME_FORMAT_TYPE_3,
+                (raw[0] & 0x07) << 8 | raw[1],
+                bool(raw[0] & 0x08),
+                raw[2 : source_start - raw_start],
+                raw[source_start - raw_start : source_end - raw_start],
+                raw[source_end - raw_start],
+            )
+            self._headers[raw] = header
+        return header
+
+    def _parse(self) -> list[HdlcFrame]:
+        buffer = self._buffer
+        # Slices of bytes are bytes (one copy, not two), and the CRCs run on bit-reversed
+        # bytes: reverse the buffer once (when a check is first needed), not per check.
+        view = bytes(buffer)
+        reversed_view: memoryview | None = None
+        size = len(view)
+        frames: list[HdlcFrame] = []
+        returned_end = self._returned_end
+        pos = 0
+        while True:
+            match = _FRAME_START.search(view, pos)
+            if match is None:
+                # Keep a final flag: the next chunk may start with a format byte.
+                keep = size - 1 if size > pos and view[-1] == FLAG else size
+                self._discard(pos, keep, returned_end)
+                pos = keep
+                wanted = keep + _MIN_FRAME_BYTES
+                break
+            start = match.start()
+            if start > returned_end and start > pos:
+                self._discard(pos, start, returned_end)
+            pos = start
+            if size < pos + _MIN_FRAME_BYTES:
+                wanted = pos + _MIN_FRAME_BYTES
+                break
+            length = (view[pos + 1] & 0x07) << 8 | view[pos + 2]
+            closing = pos + 1 + length  # index of the closing flag
+            if length < _MIN_FRAME_LENGTH:
+                pos += 1
+                continue
+            header_ready = min(pos + 1 + _MAX_HEADER_WITH_HCS, closing + 1)
+            if size < header_ready:
+                wanted = header_ready
+                break
+            fcs_start = closing - 2
+            # Addresses end at a byte with LSB 1; the usual 1-byte ones are checked inline.
+            source_start = (
+                pos + 4 if view[pos + 3] & 1 else _long_address_end(view, pos + 3, fcs_start)
+            )
+            if source_start < 0:
+                pos += 1
+                continue
+            source_end = (
+                source_start + 1
+                if view[source_start] & 1
+                else _long_address_end(view, source_start, fcs_start)
+            )
+            header_end = source_end + 1  # after the control byte
+            has_information = header_end + 4 <= closing
+            if source_end < 0 or (header_end != fcs_start and not has_information):
+                pos += 1
+                continue
+            if reversed_view is None:
+                reversed_view = memoryview(bit_reversed(view))
+            hcs_residue = crc_hqx(reversed_view[pos + 1 : header_end + 2], 0xFFFF)
+            if hcs_residue != X25_GOOD_RESIDUE_BIT_REVERSED:
+                pos += 1  # do not trust the length: look for a flag after this one
+                continue
+            if size <= closing:
+                wanted = closing + 1
+                break
+            if view[closing] != FLAG:  # truncated, or a false start inside data
+                pos += 1
+                continue
+            good_fcs = (
+                not has_information
+                or crc_hqx(reversed_view[pos + 1 : closing], 0xFFFF)
+                == X25_GOOD_RESIDUE_BIT_REVERSED
+            )
+            header = self._header(view[pos + 1 : header_end], pos + 1, source_start, source_end)
+            payload = view[header_end + 2 : fcs_start] if has_information else b""
+            frames.append(HdlcFrame(view[pos : closing + 1], header, payload, True, good_fcs))
+            returned_end = max(returned_end, closing + 1)
+            # The closing flag may open the next frame. After a bad frame, read its
+            # bytes again: its length may have swallowed the start of good frames.
+            pos = closing if good_fcs else pos + 1
+        del buffer[:pos]
+        self._returned_end = max(returned_end - pos, 0)
+        self._wanted = wanted - pos
+        return frames

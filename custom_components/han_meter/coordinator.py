@@ -1,0 +1,450 @@
+"""Push coordinator for the HAN Meter integration."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .amshan import obis_map
+from .amshan.autodecoder import AutoDecoder
+from .amshan.connection_manager import ConnectionManager, ConnectionState
+from .amshan.meter_connection import SmartMeterMessageProtocol
+from .amshan.reading import MeterReading
+from .amshan.serial_connection_factory import create_serial_message_connection
+from .amshan.tcp_connection_factory import create_tcp_message_connection
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_IDENTIFIED_BY,
+    CONF_METER_MANUFACTURER,
+    CONF_METER_TYPE,
+    CONF_MULTIPLIER,
+    CONF_PARITY,
+    CONF_STOPBITS,
+    CONF_TRANSPORT,
+    CONF_WATCHDOG_TIMEOUT,
+    DEFAULT_MULTIPLIER,
+    DEFAULT_WATCHDOG_TIMEOUT,
+    DOMAIN,
+    IDENTIFIED_BY_METER_ID,
+    LOGGER,
+    RAW_MESSAGE_BUFFER,
+    TRANSPORT_SERIAL,
+)
+
+type HanMeterConfigEntry = ConfigEntry[HanMeterCoordinator]
+type ConnectionFactory = Callable[
+    [], Awaitable[tuple[asyncio.BaseTransport, SmartMeterMessageProtocol]]
+]
+type ReadingListener = Callable[[MeterReading, datetime], None]
+
+# Values in these units are multiplied by the multiplier option (meters behind
+# current transformers report primary values divided by the transformer ratio).
+SCALED_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A", "Wh", "kWh", "varh", "kvarh"})
+
+# Messages waiting for the consumer; the protocol drops (and counts) beyond this.
+QUEUE_SIZE = 64
+
+
+def async_connection_factory(
+    data: Mapping[str, Any], queue: asyncio.Queue[Any]
+) -> ConnectionFactory:
+    """Return a factory that opens the connection described by config entry data."""
+
+    async def _async_connect() -> tuple[asyncio.BaseTransport, SmartMeterMessageProtocol]:
+        loop = asyncio.get_running_loop()
+        if data[CONF_TRANSPORT] == TRANSPORT_SERIAL:
+            return await create_serial_message_connection(
+                queue,
+                loop,
+                None,
+                url=data[CONF_DEVICE],
+                baudrate=data[CONF_BAUDRATE],
+                parity=data[CONF_PARITY],
+                bytesize=data[CONF_BYTESIZE],
+                stopbits=data[CONF_STOPBITS],
+            )
+        return await create_tcp_message_connection(
+            queue, loop, None, host=data[CONF_HOST], port=data[CONF_PORT]
+        )
+
+    return _async_connect
+
+
+@dataclass(slots=True)
+class MeterState:
+    """The merged state of a meter: the last value of every key it has sent.
+
+    Meters send several lists (list 1 every few seconds with power only, list 3
+    every hour with the energy registers); values persist across lists.
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    # When each key last arrived (UTC) and in which reading (see `readings`).
+    updated: dict[str, datetime] = field(default_factory=dict)
+    sequence: dict[str, int] = field(default_factory=dict)
+    readings: int = 0
+    last_reading: MeterReading | None = None
+
+
+@dataclass(slots=True)
+class HanMeterCounters:
+    """Counters shown in the diagnostics."""
+
+    messages: int = 0
+    decoded: int = 0
+    decode_failures: int = 0
+    foreign_meter: int = 0
+    energy_backwards: int = 0
+    connects: int = 0
+    last_message_time: datetime | None = None
+
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first one."""
+        return max(self.connects - 1, 0)
+
+
+class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
+    """Receive the messages a meter pushes and keep its merged state."""
+
+    config_entry: HanMeterConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HanMeterConfigEntry) -> None:
+        """Initialize the coordinator."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
+        self.data = MeterState()
+        self.options = dict(entry.options)
+        self.meter_id: str = entry.unique_id or entry.entry_id
+        multiplier = float(entry.options.get(CONF_MULTIPLIER, DEFAULT_MULTIPLIER))
+        self.multiplier: float | int = int(multiplier) if multiplier.is_integer() else multiplier
+        self.watchdog_timeout = float(
+            entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT)
+        )
+        self.decoder = AutoDecoder()
+        self.counters = HanMeterCounters()
+        self.raw_messages: deque[bytes] = deque(maxlen=RAW_MESSAGE_BUFFER)
+        self.manager: ConnectionManager | None = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = False
+        self._receiving = False
+        self._last_reading_time = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._unavailable_logged = False
+        self._foreign_logged = False
+        self._foreign_source = False
+        self._reading_listeners: dict[int, ReadingListener] = {}
+        self._last_listener_id = 0
+        self._protocol: SmartMeterMessageProtocol | None = None
+        self._protocol_totals: dict[str, int] = {}
+        self._identity: dict[str, str] = {
+            key: str(entry.data[key])
+            for key in (CONF_METER_MANUFACTURER, CONF_METER_TYPE)
+            if entry.data.get(key)
+        }
+        self._unsub_stop: CALLBACK_TYPE | None = None
+
+    async def _async_update_data(self) -> MeterState:
+        """Return the current state; the meter pushes, nothing is polled."""
+        return self.data
+
+    # Lifecycle
+
+    @callback
+    def async_start(self) -> None:
+        """Start the connection manager and the message consumer."""
+        if self._tasks:
+            return
+        entry = self.config_entry
+        self.manager = ConnectionManager(
+            async_connection_factory(entry.data, self._queue),
+            watchdog_timeout=self.watchdog_timeout,
+            on_state_change=self._async_connection_state_changed,
+            name=f"HAN meter {entry.title}",
+        )
+        self._tasks = [
+            entry.async_create_background_task(
+                self.hass, self.manager.connect_loop(), f"{DOMAIN} {entry.title} connection"
+            ),
+            entry.async_create_background_task(
+                self.hass, self._async_consume(), f"{DOMAIN} {entry.title} consumer"
+            ),
+        ]
+        if self._unsub_stop is None:
+            self._unsub_stop = self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, self._async_hass_stop
+            )
+
+    async def async_stop(self) -> None:
+        """Close the connection and stop consuming; idempotent."""
+        tasks, self._tasks = self._tasks, []
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if (manager := self.manager) is not None:
+            await manager.close()
+            self._async_sync_protocol()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        was_available = self.available
+        self._connected = self._receiving = False
+        if was_available:
+            self.async_update_listeners()
+
+    async def _async_hass_stop(self, _event: Event) -> None:
+        """Close the connection when Home Assistant stops."""
+        self._unsub_stop = None
+        await self.async_stop()
+
+    async def async_shutdown(self) -> None:
+        """Stop everything when the config entry unloads."""
+        await super().async_shutdown()
+        if self._unsub_stop is not None:
+            self._unsub_stop()
+            self._unsub_stop = None
+        await self.async_stop()
+
+    # Availability
+
+    @property
+    def available(self) -> bool:
+        """Connected, and a reading arrived within the watchdog timeout."""
+        return self._connected and self._receiving
+
+    @property
+    def connection_state(self) -> ConnectionState | None:
+        """State of the connection manager (None before the start)."""
+        return self.manager.state if self.manager is not None else None
+
+    @callback
+    def _async_connection_state_changed(self, state: ConnectionState) -> None:
+        """Track the connection manager's state (it logs connection problems)."""
+        self._async_sync_protocol()
+        connected = state is ConnectionState.CONNECTED
+        if connected and not self._connected:
+            self.counters.connects += 1
+        was_available = self.available
+        self._connected = connected
+        if not connected:
+            self._receiving = False
+        if was_available and not self.available:
+            self.async_update_listeners()
+
+    @callback
+    def _async_log_unavailable(self, reason: str) -> None:
+        if not self._unavailable_logged:
+            LOGGER.info("Meter %s is unavailable: %s", self.config_entry.title, reason)
+            self._unavailable_logged = True
+
+    @callback
+    def _async_watchdog_expired(self) -> None:
+        """Mark the meter unavailable when no reading arrived in time."""
+        self._watchdog = None
+        remaining = self._last_reading_time + self.watchdog_timeout - self.hass.loop.time()
+        if remaining > 0:
+            self._watchdog = self.hass.loop.call_later(remaining, self._async_watchdog_expired)
+            return
+        if self.available:
+            self._receiving = False
+            self._async_log_unavailable(f"no readings for {self.watchdog_timeout:g} s")
+            self.async_update_listeners()
+
+    @callback
+    def _async_mark_receiving(self) -> None:
+        self._last_reading_time = self.hass.loop.time()
+        if self._watchdog is None:
+            self._watchdog = self.hass.loop.call_later(
+                self.watchdog_timeout, self._async_watchdog_expired
+            )
+        if not self._receiving:
+            self._receiving = True
+            if self._unavailable_logged:
+                LOGGER.info("Meter %s is available again", self.config_entry.title)
+                self._unavailable_logged = False
+
+    # Messages
+
+    async def _async_consume(self) -> None:
+        """Decode the messages the connection puts on the queue."""
+        while True:
+            message = await self._queue.get()
+            self.async_handle_message(message)
+
+    @callback
+    def async_handle_message(self, message: Any) -> None:
+        """Decode one message (an HDLC frame or a P1 readout) and merge it."""
+        now = dt_util.utcnow()
+        self.counters.messages += 1
+        self.counters.last_message_time = now
+        raw = getattr(message, "as_bytes", None)
+        if isinstance(raw, bytes):
+            self.raw_messages.append(raw)
+        reading = self.decoder.decode_message(message)
+        if not reading:
+            self.counters.decode_failures += 1
+            LOGGER.debug("Could not decode a message from %s", self.config_entry.title)
+            return
+        if not self._async_is_own_meter(reading):
+            return
+        self.counters.decoded += 1
+        scaled = self._scale(reading)
+        self._merge(scaled, now)
+        self._async_update_device(scaled)
+        if self._connected:
+            self._async_mark_receiving()
+        for listener in list(self._reading_listeners.values()):
+            listener(scaled, now)
+        self.async_set_updated_data(self.data)
+
+    @callback
+    def _async_is_own_meter(self, reading: MeterReading) -> bool:
+        """Refuse readings of another meter (an adapter moved to another meter)."""
+        meter_id = reading.get(obis_map.METER_ID)
+        if meter_id is not None:
+            self._foreign_source = str(meter_id) != self.meter_id and (
+                self.config_entry.data.get(CONF_IDENTIFIED_BY, IDENTIFIED_BY_METER_ID)
+                == IDENTIFIED_BY_METER_ID
+            )
+        if self._foreign_source:
+            self.counters.foreign_meter += 1
+            if not self._foreign_logged:
+                LOGGER.warning(
+                    "Ignoring data of another meter on the connection of %s; "
+                    "reconfigure the entry if the adapter was moved",
+                    self.config_entry.title,
+                )
+                self._foreign_logged = True
+            return False
+        return True
+
+    def _scale(self, reading: MeterReading) -> MeterReading:
+        """Apply the multiplier to power, current and energy values."""
+        scaled = MeterReading()
+        for key, value in reading.items():
+            unit = reading.units.get(key) or obis_map.KEY_UNITS.get(key)
+            if unit is not None:
+                scaled.units[key] = unit
+            if (
+                self.multiplier != 1
+                and unit in SCALED_UNITS
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                scaled[key] = value * self.multiplier
+            else:
+                scaled[key] = value
+        return scaled
+
+    def _merge(self, reading: MeterReading, now: datetime) -> None:
+        state = self.data
+        state.readings += 1
+        state.last_reading = reading
+        for key, value in reading.items():
+            if value is None:
+                continue
+            state.values[key] = value
+            if (unit := reading.units.get(key)) is not None:
+                state.units[key] = unit
+            state.updated[key] = now
+            state.sequence[key] = state.readings
+
+    @callback
+    def _async_update_device(self, reading: MeterReading) -> None:
+        """Update the device registry when the meter reveals its identity."""
+        changed = False
+        for key in (obis_map.METER_MANUFACTURER, obis_map.METER_TYPE, obis_map.LIST_VER_ID):
+            if (value := reading.get(key)) is not None and self._identity.get(key) != str(value):
+                self._identity[key] = str(value)
+                changed = True
+        if not changed:
+            return
+        device_registry = dr.async_get(self.hass)
+        if device := device_registry.async_get_device(identifiers={(DOMAIN, self.meter_id)}):
+            device_registry.async_update_device(
+                device.id,
+                manufacturer=self._identity.get(obis_map.METER_MANUFACTURER),
+                model=self._identity.get(obis_map.METER_TYPE),
+                sw_version=self._identity.get(obis_map.LIST_VER_ID),
+            )
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """Device registry information of the meter."""
+        return DeviceInfo(
+            identifiers={(DOMAIN, self.meter_id)},
+            name=self.config_entry.title,
+            manufacturer=self._identity.get(obis_map.METER_MANUFACTURER),
+            model=self._identity.get(obis_map.METER_TYPE),
+            serial_number=self.meter_id,
+            sw_version=self._identity.get(obis_map.LIST_VER_ID),
+        )
+
+    # Hooks for other parts of the integration
+
+    @callback
+    def async_add_reading_listener(self, listener: ReadingListener) -> CALLBACK_TYPE:
+        """Call `listener(reading, received)` with every decoded reading.
+
+        The reading has the multiplier applied; `received` is the UTC time it
+        arrived. Returns a function that removes the listener.
+        """
+        self._last_listener_id += 1
+        listener_id = self._last_listener_id
+        self._reading_listeners[listener_id] = listener
+
+        @callback
+        def _remove() -> None:
+            self._reading_listeners.pop(listener_id, None)
+
+        return _remove
+
+    # Diagnostics
+
+    @callback
+    def _async_sync_protocol(self) -> None:
+        """Add the counters of a finished connection to the running totals."""
+        current = self.manager.protocol if self.manager is not None else None
+        if current is self._protocol:
+            return
+        if self._protocol is not None:
+            for name, value in _int_fields(self._protocol.counters).items():
+                self._protocol_totals[name] = self._protocol_totals.get(name, 0) + value
+        self._protocol = current
+
+    @callback
+    def async_protocol_counters(self) -> dict[str, int]:
+        """Frame counters of every connection so far (invalid frames, bytes, ...)."""
+        self._async_sync_protocol()
+        totals = dict(self._protocol_totals)
+        if self._protocol is not None:
+            for name, value in _int_fields(self._protocol.counters).items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
+
+
+def _int_fields(counters: Any) -> dict[str, int]:
+    """The integer fields of a counters dataclass."""
+    if not dataclasses.is_dataclass(counters) or isinstance(counters, type):
+        return {}
+    return {
+        f.name: value
+        for f in dataclasses.fields(counters)
+        if isinstance(value := getattr(counters, f.name), int) and not isinstance(value, bool)
+    }

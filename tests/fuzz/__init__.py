@@ -1,0 +1,1 @@
+"""Fuzzing the library and its asyncio protocols (hypothesis)."""
