@@ -26,6 +26,9 @@ CONF_IDENTIFIED_BY: Final = "identified_by"
 IDENTIFIED_BY_METER_ID: Final = "meter_id"
 IDENTIFIED_BY_P1_IDENT: Final = "p1_identification"
 CONF_METER_TYPE: Final = "meter_type"
+# Keys of an encrypted meter (32 hex digits each, stored lower case, absent when none).
+CONF_ENCRYPTION_KEY: Final = "encryption_key"
+CONF_AUTHENTICATION_KEY: Final = "authentication_key"
 
 # Options.
 CONF_MULTIPLIER: Final = "multiplier"
@@ -57,3 +60,6 @@ CONNECT_TIMEOUT: Final = 10.0
 
 # Number of raw messages kept for diagnostics.
 RAW_MESSAGE_BUFFER: Final = 10
+
+# A repair issue is raised after this many messages in a row fail to decrypt.
+DECRYPTION_FAILURE_THRESHOLD: Final = 5

@@ -203,6 +203,8 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        while not self._queue.empty():  # a restart starts from fresh messages
+            self._queue.get_nowait()
         was_available = self.available
         self._connected = self._receiving = False
         if was_available:

@@ -220,7 +220,7 @@ def short_timeouts() -> Generator[None]:
 def mock_serial_ports(pty_meter: PtyMeter) -> Generator[dict[str, str]]:
     """The machine's serial ports: only the pseudo-terminal."""
     ports = {pty_meter.path: f"{pty_meter.path} - HAN adapter"}
-    with patch("custom_components.han_meter.config_flow.list_serial_ports", return_value=ports):
+    with patch("custom_components.han_meter.validation.list_serial_ports", return_value=ports):
         yield ports
 
 

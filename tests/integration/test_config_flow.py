@@ -22,13 +22,7 @@ from homeassistant.data_entry_flow import FlowResult, FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.han_meter.amshan.builder import build_hdlc_frame
-from custom_components.han_meter.config_flow import (
-    MANUAL_PATH,
-    check_serial_path,
-    error_from_exception,
-    list_serial_ports,
-    valid_host,
-)
+from custom_components.han_meter.config_flow import MANUAL_PATH
 from custom_components.han_meter.const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
@@ -44,6 +38,12 @@ from custom_components.han_meter.const import (
     DOMAIN,
     TRANSPORT_NETWORK,
     TRANSPORT_SERIAL,
+)
+from custom_components.han_meter.validation import (
+    check_serial_path,
+    error_from_exception,
+    list_serial_ports,
+    valid_host,
 )
 
 from .conftest import (
@@ -318,7 +318,7 @@ async def test_serial_flow(hass: HomeAssistant, meter_server: FrameServer) -> No
     url = f"socket://127.0.0.1:{meter_server.port}"
     meter_server.stream = [KAIFA_LIST3]
     with patch(
-        "custom_components.han_meter.config_flow.list_serial_ports",
+        "custom_components.han_meter.validation.list_serial_ports",
         return_value={url: f"{url} - serial server"},
     ):
         flow = await _start(hass, TRANSPORT_SERIAL)
@@ -444,7 +444,7 @@ async def test_serial_flow_listed_port_vanished(
     gone = str(tmp_path / "ttyUSB9")
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(
-            "custom_components.han_meter.config_flow.list_serial_ports",
+            "custom_components.han_meter.validation.list_serial_ports",
             lambda: {gone: gone},
         )
         flow = await _start(hass, TRANSPORT_SERIAL)

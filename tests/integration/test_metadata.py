@@ -10,7 +10,7 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from custom_components.han_meter import config_flow
+from custom_components.han_meter import config_flow, options_flow, validation
 from custom_components.han_meter.const import DOMAIN
 from custom_components.han_meter.sensor import SENSORS
 
@@ -181,7 +181,9 @@ def test_translation_keys_exist() -> None:
         assert description.translation_key in sensors
     assert "obis_code" in sensors
     errors = set(strings["config"]["error"])
-    source = Path(config_flow.__file__).read_text()
+    source = "".join(
+        Path(module.__file__).read_text() for module in (config_flow, options_flow, validation)
+    )
     used = set(
         re.findall(
             r'"(cannot_connect_\w+|no_\w+|permission_denied|device_busy|'

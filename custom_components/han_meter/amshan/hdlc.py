@@ -221,14 +221,14 @@ class HdlcFrameReader:
                 keep = size - 1 if size > pos and view[-1] == FLAG else size
                 self._discard(pos, keep, returned_end)
                 pos = keep
-                wanted = keep + _MIN_FRAME_BYTES
+                wanted = size + 1
                 break
             start = match.start()
             if start > returned_end and start > pos:
                 self._discard(pos, start, returned_end)
             pos = start
-            if size < pos + _MIN_FRAME_BYTES:
-                wanted = pos + _MIN_FRAME_BYTES
+            if size < pos + 3:
+                wanted = pos + 3
                 break
             length = (view[pos + 1] & 0x07) << 8 | view[pos + 2]
             closing = pos + 1 + length  # index of the closing flag
