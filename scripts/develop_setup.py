@@ -47,7 +47,7 @@ def wait_until_ready(timeout: float) -> None:
             time.sleep(1)
         else:
             return
-    sys.exit("Home Assistant did not start within %d s" % timeout)
+    sys.exit(f"Home Assistant did not start within {timeout:.0f} s")
 
 
 def log_in() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
+from .capacity_runtime import async_remove_capacity, async_setup_capacity, async_unload_capacity
 from .coordinator import HanMeterConfigEntry, HanMeterCoordinator
 
 PLATFORMS = [Platform.SENSOR]
@@ -18,6 +19,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HanMeterConfigEntry) -> 
     """
     coordinator = HanMeterCoordinator(hass, entry)
     entry.runtime_data = coordinator
+    await async_setup_capacity(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
@@ -28,7 +30,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanMeterConfigEntry) ->
     """Unload a HAN Meter config entry: close the connection."""
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
+        await async_unload_capacity(hass, entry)
     return unload_ok
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HanMeterConfigEntry) -> None:
+    """Delete the saved capacity tariff state of a removed entry."""
+    await async_remove_capacity(hass, entry)
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: HanMeterConfigEntry) -> None:

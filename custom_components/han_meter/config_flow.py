@@ -48,38 +48,17 @@ from .flow_schemas import (
 )
 from .options_flow import HanMeterOptionsFlow
 from .validation import (
+    CONNECTION_KEYS,
     MeterIdentity,
     ValidationError,
     check_serial_path,
+    same_connection,
     valid_host,
     valid_port,
     whole_number,
 )
 
 __all__ = ["MANUAL_PATH", "HanMeterConfigFlow"]
-
-CONNECTION_KEYS = (
-    CONF_TRANSPORT,
-    CONF_HOST,
-    CONF_PORT,
-    CONF_DEVICE,
-    CONF_BAUDRATE,
-    CONF_PARITY,
-    CONF_BYTESIZE,
-    CONF_STOPBITS,
-)
-
-
-def _same_connection(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
-    """True when two entries read the same bridge or serial port."""
-    if first.get(CONF_TRANSPORT) != second.get(CONF_TRANSPORT):
-        return False
-    if first.get(CONF_TRANSPORT) == TRANSPORT_SERIAL:
-        return bool(first.get(CONF_DEVICE) == second.get(CONF_DEVICE))
-    return (first.get(CONF_HOST), first.get(CONF_PORT)) == (
-        second.get(CONF_HOST),
-        second.get(CONF_PORT),
-    )
 
 
 class HanMeterConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -249,7 +228,7 @@ class HanMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         for entry in self._async_current_entries(include_ignore=False):
             if self.source == SOURCE_RECONFIGURE and entry.entry_id == self._reconfigure_entry_id:
                 continue
-            if _same_connection(entry.data, data):
+            if same_connection(entry.data, data):
                 return self.async_abort(reason="already_configured")
         self._data = data
         self._form_step = form_step

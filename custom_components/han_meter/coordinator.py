@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
@@ -19,7 +19,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .amshan import obis_map
-from .amshan.autodecoder import AutoDecoder
 from .amshan.connection_manager import ConnectionManager, ConnectionState
 from .amshan.meter_connection import SmartMeterMessageProtocol
 from .amshan.reading import MeterReading
@@ -44,6 +43,7 @@ from .const import (
     RAW_MESSAGE_BUFFER,
     TRANSPORT_SERIAL,
 )
+from .decryption import DecryptionMonitor, decoder_for
 
 type HanMeterConfigEntry = ConfigEntry[HanMeterCoordinator]
 type ConnectionFactory = Callable[
@@ -57,6 +57,8 @@ SCALED_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A", "Wh", "kWh
 
 # Messages waiting for the consumer; the protocol drops (and counts) beyond this.
 QUEUE_SIZE = 64
+# Queued when a connection ends: the messages after it come from a new connection.
+CONNECTION_ENDED: Final = object()
 
 
 def async_connection_factory(
@@ -135,7 +137,8 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self.watchdog_timeout = float(
             entry.options.get(CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT)
         )
-        self.decoder = AutoDecoder()
+        self.decoder = decoder_for(entry.data)  # with the keys of an encrypted meter
+        self.decryption = DecryptionMonitor(hass, entry, self.decoder)
         self.counters = HanMeterCounters()
         self.raw_messages: deque[bytes] = deque(maxlen=RAW_MESSAGE_BUFFER)
         self.manager: ConnectionManager | None = None
@@ -205,6 +208,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             await asyncio.wait(tasks)
         while not self._queue.empty():  # a restart starts from fresh messages
             self._queue.get_nowait()
+        self.decoder.unwrapper.reset()  # no half message glued to the next connection's
         was_available = self.available
         self._connected = self._receiving = False
         if was_available:
@@ -222,6 +226,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             self._unsub_stop()
             self._unsub_stop = None
         await self.async_stop()
+        self.decryption.async_clear_issue()
 
     # Availability
 
@@ -242,6 +247,8 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         connected = state is ConnectionState.CONNECTED
         if connected and not self._connected:
             self.counters.connects += 1
+        if self._connected and not connected:
+            self._async_queue_connection_end()
         was_available = self.available
         self._connected = connected
         if not connected:
@@ -287,7 +294,17 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         """Decode the messages the connection puts on the queue."""
         while True:
             message = await self._queue.get()
+            if message is CONNECTION_ENDED:
+                self.decoder.unwrapper.reset()  # forget a half-received message
+                continue
             self.async_handle_message(message)
+
+    @callback
+    def _async_queue_connection_end(self) -> None:
+        """Mark the end of a connection's messages, in order, for the consumer."""
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(CONNECTION_ENDED)
 
     @callback
     def async_handle_message(self, message: Any) -> None:
@@ -299,6 +316,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         if isinstance(raw, bytes):
             self.raw_messages.append(raw)
         reading = self.decoder.decode_message(message)
+        self.decryption.async_message_handled(bool(reading))
         if not reading:
             self.counters.decode_failures += 1
             LOGGER.debug("Could not decode a message from %s", self.config_entry.title)

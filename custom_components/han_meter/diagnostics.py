@@ -11,9 +11,17 @@ from homeassistant.const import CONF_DEVICE, CONF_HOST
 from homeassistant.core import HomeAssistant
 
 from .amshan import obis_map
-from .coordinator import HanMeterConfigEntry
+from .capacity_runtime import async_get_capacity
+from .const import CONF_AUTHENTICATION_KEY, CONF_ENCRYPTION_KEY
+from .coordinator import HanMeterConfigEntry, HanMeterCoordinator
 
-TO_REDACT = {CONF_HOST, CONF_DEVICE, obis_map.METER_ID}
+TO_REDACT = {
+    CONF_HOST,
+    CONF_DEVICE,
+    obis_map.METER_ID,
+    CONF_ENCRYPTION_KEY,
+    CONF_AUTHENTICATION_KEY,
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -29,6 +37,7 @@ async def async_get_config_entry_diagnostics(
     ]
     state = coordinator.data
     counters = coordinator.counters
+    capacity = async_get_capacity(hass, entry)
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
@@ -57,6 +66,7 @@ async def async_get_config_entry_diagnostics(
             "name": coordinator.decoder.decoder_name,
             "rejected_values": coordinator.decoder.rejected_values,
         },
+        "encryption": _encryption(entry, coordinator),
         "state": {
             "readings": state.readings,
             "values": {
@@ -65,9 +75,25 @@ async def async_get_config_entry_diagnostics(
             },
             "units": dict(state.units),
         },
+        "capacity": capacity.diagnostics() if capacity else None,
         "raw_messages": [
             _mask_bytes(raw, coordinator.meter_id) for raw in coordinator.raw_messages
         ],
+    }
+
+
+def _encryption(entry: HanMeterConfigEntry, coordinator: HanMeterCoordinator) -> dict[str, Any]:
+    """Whether keys are set and how decryption goes (never the keys, nor the system title)."""
+    unwrapper = coordinator.decoder.unwrapper
+    monitor = coordinator.decryption
+    return {
+        "encryption_key_set": bool(entry.data.get(CONF_ENCRYPTION_KEY)),
+        "authentication_key_set": bool(entry.data.get(CONF_AUTHENTICATION_KEY)),
+        "last_message_encrypted": unwrapper.last_encrypted,
+        "last_error": unwrapper.last_error,
+        "counters": {**dataclasses.asdict(unwrapper.counters), "dropped": unwrapper.dropped},
+        "consecutive_key_failures": monitor.consecutive_failures,
+        "repair_issue": monitor.issue_raised,
     }
 
 

@@ -12,6 +12,11 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
 )
 
+from .capacity_options import (
+    capacity_schema,
+    capacity_suggested_values,
+    validate_capacity_input,
+)
 from .const import (
     CONF_MULTIPLIER,
     CONF_WATCHDOG_TIMEOUT,
@@ -28,7 +33,7 @@ class HanMeterOptionsFlow(OptionsFlow):
     """Handle HAN Meter options."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Manage the multiplier and the watchdog timeout."""
+        """Manage the multiplier, the watchdog timeout and the capacity tariff."""
         errors: dict[str, str] = {}
         if user_input is not None:
             multiplier = user_input.get(CONF_MULTIPLIER)
@@ -40,6 +45,8 @@ class HanMeterOptionsFlow(OptionsFlow):
                 or not MIN_WATCHDOG_TIMEOUT <= watchdog <= MAX_WATCHDOG_TIMEOUT
             ):
                 errors[CONF_WATCHDOG_TIMEOUT] = "invalid_watchdog_timeout"
+            capacity, capacity_errors = validate_capacity_input(user_input)
+            errors.update(capacity_errors)
             if not errors:
                 assert isinstance(multiplier, int | float)
                 assert isinstance(watchdog, int | float)
@@ -47,6 +54,7 @@ class HanMeterOptionsFlow(OptionsFlow):
                     data={
                         CONF_MULTIPLIER: float(multiplier),
                         CONF_WATCHDOG_TIMEOUT: int(watchdog),
+                        **capacity,
                     }
                 )
         else:
@@ -55,6 +63,7 @@ class HanMeterOptionsFlow(OptionsFlow):
                 CONF_WATCHDOG_TIMEOUT: self.config_entry.options.get(
                     CONF_WATCHDOG_TIMEOUT, DEFAULT_WATCHDOG_TIMEOUT
                 ),
+                **capacity_suggested_values(self.config_entry.options),
             }
         schema = vol.Schema(
             {
@@ -66,6 +75,7 @@ class HanMeterOptionsFlow(OptionsFlow):
                         mode=NumberSelectorMode.BOX, step=1, unit_of_measurement="s"
                     )
                 ),
+                **capacity_schema(),
             }
         )
         return self.async_show_form(

@@ -37,6 +37,7 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .amshan import obis_map
+from .capacity_sensor import async_setup_capacity_entities
 from .const import LOGGER
 from .coordinator import HanMeterConfigEntry, HanMeterCoordinator
 from .entity import HanMeterEntity
@@ -277,6 +278,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up HAN Meter sensors; more appear as the meter sends new values."""
+    async_setup_capacity_entities(hass, entry, async_add_entities)
     coordinator = entry.runtime_data
     added: set[str] = set()
 

@@ -16,12 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import serial
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_PORT
 from serial.tools import list_ports
 
 from . import const
 from .amshan import obis_map
 from .amshan.dlde import DataReadout
-from .const import IDENTIFIED_BY_METER_ID, IDENTIFIED_BY_P1_IDENT, LOGGER
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_PARITY,
+    CONF_STOPBITS,
+    CONF_TRANSPORT,
+    IDENTIFIED_BY_METER_ID,
+    IDENTIFIED_BY_P1_IDENT,
+    LOGGER,
+    TRANSPORT_SERIAL,
+)
 from .coordinator import async_connection_factory
 from .decryption import KeyErrorWatch, decoder_for
 
@@ -33,6 +44,30 @@ MAX_PATH_LENGTH = 4096
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
 # How long to wait for the connection to close after validation.
 CLOSE_TIMEOUT = 2.0
+
+
+CONNECTION_KEYS = (
+    CONF_TRANSPORT,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_DEVICE,
+    CONF_BAUDRATE,
+    CONF_PARITY,
+    CONF_BYTESIZE,
+    CONF_STOPBITS,
+)
+
+
+def same_connection(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    """True when two entries read the same bridge or serial port."""
+    if first.get(CONF_TRANSPORT) != second.get(CONF_TRANSPORT):
+        return False
+    if first.get(CONF_TRANSPORT) == TRANSPORT_SERIAL:
+        return bool(first.get(CONF_DEVICE) == second.get(CONF_DEVICE))
+    return (first.get(CONF_HOST), first.get(CONF_PORT)) == (
+        second.get(CONF_HOST),
+        second.get(CONF_PORT),
+    )
 
 
 class ValidationError(Exception):

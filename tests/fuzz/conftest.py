@@ -10,7 +10,7 @@ import pytest
 
 from .common import BASE_EXAMPLES, PROFILE, STATS
 
-_COLUMNS = ("examples", "bytes", "valid", "invalid", "values", "rejected", "dropped")
+_COLUMNS = ("examples", "bytes", "valid", "invalid", "values", "rejected", "dropped", "known")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -26,6 +26,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         write(f"{target.ljust(width)}  " + "  ".join(f"{stats[name]:>9}" for name in _COLUMNS))
     total = sum(stats["examples"] for stats in STATS.values())
     write(f"{len(STATS)} targets, {total} examples in all")
+    if known := sum(stats["known"] for stats in STATS.values()):
+        write(f"{known} values hit a known, reported bug (see tests/fuzz/test_known_bugs.py)")
     if report := os.environ.get("HAN_FUZZ_REPORT"):
         Path(report).write_text(
             json.dumps(

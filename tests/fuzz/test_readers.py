@@ -35,7 +35,7 @@ from .common import (
     chunks,
     flip_bits,
     fuzz_settings,
-    plausibility_errors,
+    implausible,
     record,
 )
 
@@ -99,7 +99,7 @@ def hdlc_piece(draw: st.DrawFn) -> tuple[str, bytes]:
     return (GOOD if spliced in HDLC_FRAMES else BAD), spliced
 
 
-@fuzz_settings(4)
+@fuzz_settings(3)
 @given(pieces=st.lists(hdlc_piece(), max_size=12), cuts=CUTS)
 def test_hdlc_reader_stream(pieces: list[tuple[str, bytes]], cuts: list[int]) -> None:
     """Good frames are all found, damaged ones are never valid nor decoded.
@@ -133,7 +133,7 @@ def test_hdlc_reader_stream(pieces: list[tuple[str, bytes]], cuts: list[int]) ->
     )
 
 
-@fuzz_settings(4)
+@fuzz_settings(3)
 @given(data=ARBITRARY, cuts=CUTS)
 def test_hdlc_reader_arbitrary_bytes(data: bytes, cuts: list[int]) -> None:
     """Arbitrary bytes: no exception, bounded buffer, the same frames however chunked."""
@@ -188,7 +188,7 @@ def p1_piece(draw: st.DrawFn) -> tuple[str, bytes]:
     ]
 
 
-@fuzz_settings(3)
+@fuzz_settings(2)
 @given(pieces=st.lists(p1_piece(), max_size=8), cuts=CUTS)
 def test_mode_d_reader_stream(pieces: list[tuple[str, bytes]], cuts: list[int]) -> None:
     """Damaged telegrams are never valid (or carry exactly the original values)."""
@@ -220,7 +220,7 @@ def test_mode_d_reader_stream(pieces: list[tuple[str, bytes]], cuts: list[int]) 
     )
 
 
-@fuzz_settings(3)
+@fuzz_settings(2)
 @given(data=ARBITRARY, cuts=CUTS)
 def test_mode_d_reader_arbitrary_bytes(data: bytes, cuts: list[int]) -> None:
     """Arbitrary bytes (also with readout starts sprinkled in) never raise."""
@@ -232,7 +232,7 @@ def test_mode_d_reader_arbitrary_bytes(data: bytes, cuts: list[int]) -> None:
         assert reader.buffered_bytes <= MAX_READOUT_BYTES
     decoder = AutoDecoder()
     for readout in readouts:
-        errors = plausibility_errors(decoder.decode_message(readout))
+        errors = implausible(decoder.decode_message(readout), "ModeDReader arbitrary bytes")
         assert not errors, errors
     record("ModeDReader arbitrary bytes", bytes=len(data), invalid=len(readouts))
 
@@ -253,7 +253,7 @@ def test_mode_d_without_crc(damaged: bytes) -> None:
     values = 0
     for readout in ModeDReader().read(damaged + b"\r\n"):
         reading = decoder.decode_message(readout)
-        errors = plausibility_errors(reading)
+        errors = implausible(reading, "ModeDReader + P1 decoder, no CRC")
         assert not errors, errors
         values += len(reading or ())
     record("ModeDReader + P1 decoder, no CRC", bytes=len(damaged), values=values)

@@ -62,6 +62,7 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.usefixtures("short_timeouts")
+KEPT_KEY = "000102030405060708090a0b0c0d0e0f"
 
 
 async def _start(hass: HomeAssistant, transport: str) -> FlowResult:
@@ -83,6 +84,15 @@ async def _finish_progress(hass: HomeAssistant, result: FlowResult) -> FlowResul
     assert result["progress_action"] == "wait_for_data"
     await hass.async_block_till_done()
     return await hass.config_entries.flow.async_configure(result["flow_id"])
+
+
+def _suggested(form: FlowResult) -> dict[str, Any]:
+    """The values a form is shown with (fields without one left out)."""
+    return {
+        key.schema: key.description["suggested_value"]
+        for key in form["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
 
 
 async def _network(hass: HomeAssistant, flow: FlowResult, host: str, port: Any) -> FlowResult:
@@ -299,10 +309,14 @@ async def test_network_flow_already_configured_connection(
 
 
 async def _serial(
-    hass: HomeAssistant, flow: FlowResult, device: str, line_settings: str = "mbus"
+    hass: HomeAssistant,
+    flow: FlowResult,
+    device: str,
+    line_settings: str = "mbus",
+    **keys: str,
 ) -> FlowResult:
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_DEVICE: device, CONF_LINE_SETTINGS: line_settings}
+        flow["flow_id"], {CONF_DEVICE: device, CONF_LINE_SETTINGS: line_settings, **keys}
     )
     if result["type"] is FlowResultType.SHOW_PROGRESS:
         return await _finish_progress(hass, result)
@@ -594,9 +608,7 @@ async def test_reconfigure_same_meter(
         new_server.stream = [AIDON_LIST2]
         flow = await _reconfigure(hass, connected_entry, TRANSPORT_NETWORK)
         assert flow["step_id"] == TRANSPORT_NETWORK
-        defaults = {
-            key.schema: key.description["suggested_value"] for key in flow["data_schema"].schema
-        }
+        defaults = _suggested(flow)
         assert defaults == {CONF_HOST: "127.0.0.1", CONF_PORT: meter_server.port}
         result = await _network(hass, flow, "127.0.0.1", new_server.port)
         assert result["type"] is FlowResultType.ABORT
@@ -658,22 +670,23 @@ async def test_reconfigure_serial_to_serial(
             CONF_STOPBITS: 1,
             CONF_METER_MANUFACTURER: "Kaifa",
             CONF_METER_TYPE: "MA304H3E",
-            "encryption_key": "kept",
+            "encryption_key": KEPT_KEY,
         },
     )
     await setup_entry(hass, entry)
     await wait_for(lambda: entry.runtime_data.counters.decoded > 0)
 
     flow = await _reconfigure(hass, entry, TRANSPORT_SERIAL)
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in flow["data_schema"].schema
+    defaults = _suggested(flow)
+    assert defaults == {
+        CONF_DEVICE: pty_meter.path,
+        CONF_LINE_SETTINGS: "custom",
+        "encryption_key": KEPT_KEY,
     }
-    assert defaults == {CONF_DEVICE: pty_meter.path, CONF_LINE_SETTINGS: "custom"}
-    result = await _serial(hass, flow, MANUAL_PATH, "p1")
+    # The form shows the stored key: submitted unchanged, it is kept.
+    result = await _serial(hass, flow, MANUAL_PATH, "p1", encryption_key=KEPT_KEY)
     assert result["step_id"] == "serial_manual"
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in result["data_schema"].schema
-    }
+    defaults = _suggested(result)
     assert defaults == {CONF_DEVICE: pty_meter.path}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: pty_meter.path}
@@ -684,7 +697,7 @@ async def test_reconfigure_serial_to_serial(
     await hass.async_block_till_done()
     assert entry.data[CONF_BAUDRATE] == 115200
     assert entry.data[CONF_PARITY] == "N"
-    assert entry.data["encryption_key"] == "kept"
+    assert entry.data["encryption_key"] == KEPT_KEY
     await unload_entry(hass, entry)
 
 
@@ -706,9 +719,7 @@ async def test_reconfigure_preset_defaults(
     )
     entry.add_to_hass(hass)
     flow = await _reconfigure(hass, entry, TRANSPORT_SERIAL)
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in flow["data_schema"].schema
-    }
+    defaults = _suggested(flow)
     assert defaults == {CONF_DEVICE: pty_meter.path, CONF_LINE_SETTINGS: "mbus"}
 
 
@@ -730,15 +741,11 @@ async def test_reconfigure_custom_defaults(
     )
     entry.add_to_hass(hass)
     flow = await _reconfigure(hass, entry, TRANSPORT_SERIAL)
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in flow["data_schema"].schema
-    }
+    defaults = _suggested(flow)
     assert defaults == {CONF_DEVICE: MANUAL_PATH, CONF_LINE_SETTINGS: "custom"}
     result = await _serial(hass, flow, pty_meter.path, "custom")
     assert result["step_id"] == "serial_custom"
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in result["data_schema"].schema
-    }
+    defaults = _suggested(result)
     assert defaults == {
         CONF_BAUDRATE: 9600,
         CONF_PARITY: "O",
@@ -763,9 +770,7 @@ async def test_options_flow(
     result = await hass.config_entries.options.async_init(connected_entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    defaults = {
-        key.schema: key.description["suggested_value"] for key in result["data_schema"].schema
-    }
+    defaults = _suggested(result)
     assert defaults == {CONF_MULTIPLIER: 1.0, CONF_WATCHDOG_TIMEOUT: 60}
 
     result = await hass.config_entries.options.async_configure(

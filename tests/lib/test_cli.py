@@ -336,9 +336,11 @@ async def test_scripts_simulate_and_reader(socket_enabled: None) -> None:
     try:
         assert simulate.stderr is not None
         async with asyncio.timeout(30):
-            banner = (await simulate.stderr.readline()).decode()
+            banner = ""
             while "Simulating" not in banner:
-                banner = (await simulate.stderr.readline()).decode()
+                line = await simulate.stderr.readline()
+                assert line, "the simulator exited before it started serving"
+                banner = line.decode()
         port = int(banner.split("127.0.0.1:")[1].split()[0])
         code, out, err = await subprocess(
             str(ROOT / "scripts" / "reader"), "read", "--tcp", f"127.0.0.1:{port}", "--count", "3"

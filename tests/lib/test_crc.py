@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custom_components.han_meter.amshan.crc import (
+    ARC_FOLDS,
     X25_GOOD_RESIDUE,
     X25_GOOD_RESIDUE_BIT_REVERSED,
     bit_reversed,
@@ -105,3 +106,17 @@ def test_hdlc_vector_check_sequences() -> None:
         length = int.from_bytes(vector.raw[1:3], "big") & 0x7FF
         frame = vector.raw[1 : 1 + length]
         assert (crc16_x25(frame) == X25_GOOD_RESIDUE) is vector.valid, vector.id
+
+
+def test_arc_folds_are_remainders_of_the_polynomial() -> None:
+    def x_power_mod(exponent: int) -> int:
+        remainder = 1
+        for _ in range(exponent):
+            remainder <<= 1
+            if remainder & 0x10000:
+                remainder ^= 0x18005
+        return remainder
+
+    assert x_power_mod(32767) == 1  # the period crc16_arc folds long messages with
+    for split, *terms in ARC_FOLDS:
+        assert x_power_mod(split) == sum(1 << term for term in terms), split

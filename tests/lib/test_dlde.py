@@ -341,6 +341,15 @@ def test_data_sets_are_parsed_once_and_may_be_given() -> None:
     assert made == DataReadout(b"/", None, b"/")  # data sets do not take part in ==
 
 
+def test_data_lines_with_and_without_parsed_data_sets() -> None:
+    raw = telegram(["1-0:1.8.0(1*kWh)", "0-1:24.2.1(180924130000S)(04890.857*m3)", "(7)"])
+    expected = [("1-0:1.8.0", "1*kWh"), ("0-1:24.2.1", "180924130000S)(04890.857*m3)(7")]
+    (readout,) = ModeDReader().read(raw)
+    assert readout.data_lines() == expected
+    assert len(readout.data_sets) == 2
+    assert readout.data_lines() == expected
+
+
 def test_is_valid_needs_identification_and_an_end() -> None:
     raw = telegram(["1-0:1.8.0(1*kWh)"], crc=False)
     (readout,) = ModeDReader().read(raw)

@@ -226,10 +226,11 @@ def test_fcs_ending_in_0x7d_is_not_an_abort() -> None:
         for counter in range(100_000)
         if (candidate := build_frame(b"\xe6\xe7\x00\x0f" + counter.to_bytes(4, "big")))[-2] == 0x7D
     )
-    (read,) = HdlcFrameReader().read(frame)
-    assert read.is_valid
-    assert read.as_bytes == frame
-    assert HdlcFrameReader(use_abort_sequence=True).read(frame) == []
+    for reader in (HdlcFrameReader(), HdlcFrameReader(use_abort_sequence=True)):
+        # With abort sequences on, "7D 7E" still ends a frame whose length and FCS say so.
+        assert summary(reader.read(frame + frame)) == [(frame, True)] * 2
+    stuffing = HdlcFrameReader(use_octet_stuffing=True, use_abort_sequence=True)
+    assert summary(stuffing.read(stuff(frame))) == [(frame, True)]
 
 
 def test_frame_without_information_field() -> None:
@@ -332,27 +333,40 @@ def test_stuffing_reader_drops_an_escape_before_a_flag() -> None:
 def test_abort_sequence(stuffing: bool) -> None:
     frame = GOOD_FRAMES[2]
     sent = stuff(frame) if stuffing else frame
-    partial = sent[:40]
+    partial = sent[:40] if sent[39] != 0x7D else sent[:41]  # an abort, not "7D 7D"
+    # Dropped: the partial frame (an escape pair counts once) and the 0x7D, not the flag.
+    dropped = len(partial) - (partial.count(b"\x7d") if stuffing else 0)
     stream = partial + b"\x7d" + sent + sent
     for cut in range(len(stream) + 1):
         reader = HdlcFrameReader(use_octet_stuffing=stuffing, use_abort_sequence=True)
         frames = read_chunks(reader, [stream[:cut], stream[cut:]])
         assert summary(frames) == [(frame, True), (frame, True)], cut
-        assert reader.discarded_bytes == 40, cut
+        assert reader.discarded_bytes == dropped, cut
     # Without abort handling the partial frame waits for its length, then is read again.
     frames = HdlcFrameReader(use_octet_stuffing=stuffing).read(stream + sent * 4)
     assert valid_frames(frames)[-4:] == [frame] * 4
 
 
+def test_abort_inside_a_frame_whose_length_ends_on_a_flag() -> None:
+    frame, good = GOOD_FRAMES[0], GOOD_FRAMES[1]
+    # Idle flags after the abort: the cut frame's length points at one of them.
+    stream = frame[:30] + b"\x7d" + FLAG * len(frame) + good
+    reader = HdlcFrameReader(use_abort_sequence=True)
+    assert summary(reader.read(stream)) == [(good, True)]
+    assert reader.discarded_bytes == 30
+    # Without abort handling it is a delimited frame with a bad FCS.
+    frames = HdlcFrameReader().read(stream)
+    assert summary(frames) == [(stream[: len(frame)], False), (good, True)]
+
+
 def test_abort_keeps_earlier_complete_frames() -> None:
     reader = HdlcFrameReader(use_abort_sequence=True)
-    frames = reader.read(GOOD_FRAMES[0] + GOOD_FRAMES[1][:30] + b"\x7d\x7e")
-    assert summary(frames) == [(GOOD_FRAMES[0], True)]
-    assert reader.buffered_bytes == 1  # the flag after the abort
-    assert reader.discarded_bytes == 30
-    assert summary(reader.read(GOOD_FRAMES[1][1:])) == [(GOOD_FRAMES[1], True)]
-    assert reader.read(b"\x00\x7d") == []
-    assert reader.buffered_bytes == 1  # a 0x7D is held back: it may start an abort
+    following = GOOD_FRAMES[1:4]
+    stream = GOOD_FRAMES[0] + GOOD_FRAMES[5][:30] + b"\x7d" + b"".join(following)
+    assert summary(reader.read(stream)) == [(GOOD_FRAMES[0], True)] + [
+        (frame, True) for frame in following
+    ]
+    assert reader.discarded_bytes == 30  # the cut frame after its flag, and the 0x7D
 
 
 def test_is_valid_needs_header_and_matching_length() -> None:

@@ -17,10 +17,6 @@ factor outside -1..1, a negative (or absurdly large) energy register, and NaN.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import Final
-
 from . import aidon, kaifa, kamstrup, obis_list, p1, positional
 from .axdr import AxdrError
 from .cosem import (
@@ -35,11 +31,16 @@ from .hdlc import HdlcFrame
 from .layout_memory import LayoutMemory
 from .obis_map import POWER_FACTOR_KEYS
 from .reading import Bindings, MeterReading
-from .unwrap import MessageUnwrapper
 
-_LOGGER = logging.getLogger(__name__)
+# Names only annotations use: imported for type checkers, not at run time (benchmark T5).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final
 
-NotificationDecoder = Callable[[DataNotification], MeterReading | None]
+    from .unwrap import MessageUnwrapper
+
+    NotificationDecoder = Callable[[DataNotification], MeterReading | None]
 
 # Tried in this order (after the one that worked last): the specific layouts first.
 DECODERS: Final[tuple[tuple[str, NotificationDecoder], ...]] = (
@@ -52,12 +53,15 @@ DECODERS: Final[tuple[tuple[str, NotificationDecoder], ...]] = (
 )
 _ARRAY, _STRUCTURE = 0x01, 0x02
 _P1_START = b"/"
+# First APDU bytes that need the unwrapper (General Block Transfer, general-glo- and
+# general-ded-ciphering; see .unwrap): other content is plain.
+WRAPPED_APDU_TAGS = (b"\xe0", b"\xdb", b"\xdc")
 MAX_POWER = 1e6  # W, var, VA
 MAX_VOLTAGE = 1000.0  # V
 MAX_CURRENT = 10e3  # A
 MAX_ENERGY = 1e15  # Wh, varh, VAh: far above any register, below infinity
 # unit -> (lowest, highest) plausible value; NaN fails every comparison
-_LIMITS: dict[str, tuple[float, float]] = {
+_LIMITS: Final[dict[str, tuple[float, float]]] = {
     **dict.fromkeys(("W", "var", "VA"), (-MAX_POWER, MAX_POWER)),
     **dict.fromkeys(("Wh", "varh", "VAh"), (0.0, MAX_ENERGY)),
     "V": (0.0, MAX_VOLTAGE),
@@ -76,8 +80,12 @@ class AutoDecoder:
         self.rejected_values = 0  # implausible values dropped so far
         self._last_decoder: int | None = None  # index into DECODERS, or -1 for P1
         self._layouts = LayoutMemory()
-        # reassembly + decryption (issue 7); raises ValueError for a key that is not 16 bytes
-        self._unwrapper = MessageUnwrapper(encryption_key, authentication_key)
+        self._p1 = p1.P1Decoder()
+        # Reassembly and decryption (issue 7) are set up when first needed: most meters need
+        # neither, and importing them costs more than the rest of the library (benchmark T5).
+        self._unwrapper: MessageUnwrapper | None = None
+        if encryption_key is not None or authentication_key is not None:
+            self._unwrapper = self.unwrapper  # raises ValueError for a key that is not 16 bytes
 
     @property
     def last_error(self) -> str | None:
@@ -86,11 +94,15 @@ class AutoDecoder:
         One of "encrypted_no_key", "wrong_key", "wrong_authentication_key",
         "unsupported_security", "malformed" (see :mod:`.unwrap`).
         """
-        return self._unwrapper.last_error
+        return None if self._unwrapper is None else self._unwrapper.last_error
 
     @property
     def unwrapper(self) -> MessageUnwrapper:
         """The reassembly and decryption step (counters, last system title)."""
+        if self._unwrapper is None:
+            from .unwrap import MessageUnwrapper  # see __init__
+
+            self._unwrapper = MessageUnwrapper(self.encryption_key, self.authentication_key)
         return self._unwrapper
 
     @property
@@ -108,11 +120,11 @@ class AutoDecoder:
             if isinstance(message, DataReadout):
                 if not message.is_valid:
                     return None
-                return self._accept_p1(p1.decode_readout(message))
+                return self._accept_p1(p1.decode_readout(message, self._p1))
             content = self._message_content(message)
             return None if content is None else self.decode_frame_content(content)
         except Exception:  # the stream must go on whatever a message holds
-            _LOGGER.debug("Message could not be decoded", exc_info=True)
+            _debug("Message could not be decoded", exc_info=True)
             return None
 
     def decode_frame_content(self, content: bytes) -> MeterReading | None:
@@ -121,13 +133,18 @@ class AutoDecoder:
             plain = self._unwrap(bytes(content))
             return None if plain is None else self._decode_plain(plain)
         except Exception:  # the stream must go on whatever a message holds
-            _LOGGER.debug("Content could not be decoded", exc_info=True)
+            _debug("Content could not be decoded", exc_info=True)
             return None
 
     def _message_content(self, message: object) -> bytes | None:
         """The bytes to decode from a reader's message (hook for reassembly)."""
-        if self._unwrapper.handles(message):  # HDLC, M-Bus, bare ciphered APDU frames
-            return self._unwrapper.join_message(message)
+        if self._unwrapper is None and type(message) is HdlcFrame and message.is_valid:
+            header = message.header
+            if header is not None and not header.segmentation:
+                return message.payload  # a whole frame, and no message in pieces pending
+        unwrapper = self.unwrapper
+        if unwrapper.handles(message):  # HDLC, M-Bus, bare ciphered APDU frames
+            return unwrapper.join_message(message)
         return None
 
     def _unwrap(self, content: bytes) -> bytes | None:
@@ -136,7 +153,11 @@ class AutoDecoder:
         Returns the bytes to decode (``content`` itself when it is not ciphered), or None
         when they cannot be made plain (ciphered without a key, or incomplete).
         """
-        return self._unwrapper.unwrap_content(content)
+        if self._unwrapper is None:
+            tag = content[3:4] if content[:3] == LLC_HEADER else content[:1]
+            if tag not in WRAPPED_APDU_TAGS:
+                return content
+        return self.unwrapper.unwrap_content(content)
 
     def _decode_plain(self, content: bytes) -> MeterReading | None:
         if content.startswith(LLC_HEADER):
@@ -146,8 +167,8 @@ class AutoDecoder:
         first = content[0]
         if first != DATA_NOTIFICATION and first != _ARRAY and first != _STRUCTURE:  # noqa: PLR1714
             if content.lstrip()[:1] == _P1_START:
-                return self._accept_p1(p1.decode_telegram(content))
-            _LOGGER.debug("Unknown content starting with 0x%02x", first)
+                return self._accept_p1(p1.decode_telegram(content, self._p1))
+            _debug("Unknown content starting with 0x%02x", first)
             return None
         remembered = self._layouts.decode(content)
         if remembered is not None:
@@ -160,7 +181,7 @@ class AutoDecoder:
             else:
                 notification = decode_notification_body(content, bindings)
         except AxdrError as error:
-            _LOGGER.debug("Bad DLMS data: %s", error)
+            _debug("Bad DLMS data: %s", error)
             return None
         reading = self._decode_notification(notification, bindings)
         if reading is None:
@@ -205,8 +226,17 @@ class AutoDecoder:
             if (type(value) is int or type(value) is float) and not -1 <= value <= 1:
                 rejected.append(key)
         for key in rejected:
-            _LOGGER.debug("Implausible value dropped: %s = %r", key, reading[key])
+            _debug("Implausible value dropped: %s = %r", key, reading[key])
             del reading[key]
             reading.units.pop(key, None)
         self.rejected_values += len(rejected)
         return reading or None
+
+
+def _debug(message: str, *args: object, exc_info: bool = False) -> None:
+    """Log a debug message. ``logging`` is imported here, not with the module: only bad
+    data is logged, and importing it costs more than the whole library (benchmark T5).
+    """
+    import logging
+
+    logging.getLogger(__name__).debug(message, *args, exc_info=exc_info)

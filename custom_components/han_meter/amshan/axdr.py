@@ -30,9 +30,13 @@ Bad data raises :class:`AxdrError`; callers at the decoder boundary turn it into
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+
+from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Callable
+    from typing import Any
 
 MAX_DEPTH = 16  # nesting of arrays/structures; real meters use 3
 
@@ -41,12 +45,16 @@ class AxdrError(ValueError):
     """The bytes are not valid A-XDR data (truncated, unknown type, too deep)."""
 
 
-@dataclass(slots=True, frozen=True)
-class BitString:
+class BitString(Record):
     """A bit-string: ``bit_count`` bits, most significant bit of ``data[0]`` first."""
 
+    __slots__ = __match_args__ = ("bit_count", "data")
     bit_count: int
     data: bytes
+
+    def __init__(self, bit_count: int, data: bytes) -> None:
+        set_field(self, "bit_count", bit_count)
+        set_field(self, "data", data)
 
 
 class DateTimeOctets(bytes):
@@ -123,13 +131,18 @@ def decode_all(data: bytes, pos: int = 0) -> Any:
     return value
 
 
-@dataclass(slots=True, frozen=True)
-class Leaf:
+class Leaf(Record):
     """Where a number or string value sits in the data: for reading it again in place."""
 
+    __slots__ = __match_args__ = ("offset", "size", "format")
     offset: int  # first byte of the value itself (after its tag and length)
     size: int
     format: str  # struct format of the value: "I", "h", ..., or "12s"
+
+    def __init__(self, offset: int, size: int, format: str) -> None:
+        set_field(self, "offset", offset)
+        set_field(self, "size", size)
+        set_field(self, "format", format)
 
 
 def locate_leaves(data: bytes, pos: int = 0) -> dict[tuple[int, ...], Leaf]:

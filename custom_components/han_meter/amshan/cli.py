@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TextIO
 from .autodecoder import AutoDecoder
 from .connection_manager import ConnectionManager, describe_error
 from .meter_connection import ReaderSelector, SmartMeterMessageProtocol
+from .security import parse_key
 from .simulator import METERS, MeterSimulator, SimulatorConfig
 from .tcp_connection_factory import create_tcp_message_connection
 
@@ -57,12 +58,11 @@ def _tcp_address(text: str) -> tuple[str, int]:
 
 def _hex_key(text: str) -> bytes:
     try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != 16:
-        raise argparse.ArgumentTypeError("expected 32 hex digits")
-    return key
+        return parse_key(text)
+    except ValueError:  # its message names the key, never the text given
+        raise argparse.ArgumentTypeError(
+            "expected 32 hex digits (spaces, colons, dashes and 0x allowed)"
+        ) from None
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
@@ -122,13 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--drop-after", type=_positive(int), metavar="N", help="close after N")
     faults.add_argument("--garbage-rate", type=float, default=0.0, metavar="R", help="0..1")
     faults.add_argument("--go-silent-after", type=_positive(int), metavar="N")
+    security = simulate.add_argument_group("encryption (HDLC meters)")
+    security.add_argument("--encryption-key", type=_hex_key, metavar="HEX", help="encrypt")
+    security.add_argument("--authentication-key", type=_hex_key, metavar="HEX", help="and tag")
     simulate.add_argument("--frames", type=_positive(int), help="stop after N messages")
     return parser
 
 
 def _add_decode_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", type=_hex_key, help="encryption key (32 hex digits)")
-    parser.add_argument("--auth-key", type=_hex_key, help="authentication key")
+    parser.add_argument(
+        "--encryption-key", "--key", dest="key", type=_hex_key, metavar="HEX", help="32 hex digits"
+    )
+    parser.add_argument(
+        "--authentication-key", "--auth-key", dest="auth_key", type=_hex_key, metavar="HEX"
+    )
     parser.add_argument("--raw", action="store_true", help="add the message as hex")
 
 
@@ -265,7 +272,8 @@ async def _simulate(args: argparse.Namespace, err: TextIO) -> int:
         return EXIT_CONNECTION
     err.write(
         f"Simulating a {args.meter} meter on {args.host}:{simulator.port}"
-        f" (seed {args.seed}, speed {args.speed:g}x); Ctrl-C stops\n"
+        f" (seed {args.seed}, speed {args.speed:g}x"
+        f"{', encrypted' if args.encryption_key else ''}); Ctrl-C stops\n"
     )
     err.flush()
     stop = asyncio.Event()

@@ -19,12 +19,16 @@ clock status (daylight saving flag) is not used: the deviation alone fixes the o
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 from .axdr import AxdrError, decode_all
-from .reading import Bindings
+from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from typing import Any
+
+    from .reading import Bindings
 
 LLC_HEADER = b"\xe6\xe7\x00"
 DATA_NOTIFICATION = 0x0F
@@ -36,16 +40,39 @@ _DATETIME = struct.Struct(">HBBBBBBBhB")
 _INVOKE_ID = struct.Struct(">I")
 
 
-@dataclass(slots=True, frozen=True)
-class DataNotification:
+class DataNotification(Record):
     """A decoded DATA-NOTIFICATION: its header and its A-XDR body."""
 
+    __slots__ = __match_args__ = (
+        "invoke_id_and_priority",
+        "timestamp",
+        "body",
+        "body_offset",
+        "timestamp_offset",
+        "bindings",
+    )
     invoke_id_and_priority: int
     timestamp: datetime | None  # the APDU date-time, None when absent or unspecified
     body: Any  # the decoded notification body (usually a list)
-    body_offset: int = 0  # where the body starts in the decoded bytes
-    timestamp_offset: int | None = None  # where the APDU date-time's 12 bytes start
-    bindings: Bindings | None = None  # decoders record where values came from, when given
+    body_offset: int  # where the body starts in the decoded bytes
+    timestamp_offset: int | None  # where the APDU date-time's 12 bytes start
+    bindings: Bindings | None  # decoders record where values came from, when given
+
+    def __init__(
+        self,
+        invoke_id_and_priority: int,
+        timestamp: datetime | None,
+        body: Any,
+        body_offset: int = 0,
+        timestamp_offset: int | None = None,
+        bindings: Bindings | None = None,
+    ) -> None:
+        set_field(self, "invoke_id_and_priority", invoke_id_and_priority)
+        set_field(self, "timestamp", timestamp)
+        set_field(self, "body", body)
+        set_field(self, "body_offset", body_offset)
+        set_field(self, "timestamp_offset", timestamp_offset)
+        set_field(self, "bindings", bindings)
 
 
 def strip_llc(content: bytes) -> bytes:

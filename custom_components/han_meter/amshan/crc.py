@@ -4,13 +4,12 @@ Both are reflected CRCs. X.25 shares its polynomial with the CCITT CRC that
 ``binascii.crc_hqx`` computes in C, so it is computed there on bit-reversed bytes.
 ARC has no C implementation in the standard library; instead of a Python loop per
 byte or word, the message is turned into one big integer (a polynomial over GF(2))
-and folded in half repeatedly with a handful of C-level shifts and XORs.
+and folded in half repeatedly, each time with three C-level shifts and XORs.
 """
 
 from __future__ import annotations
 
 import binascii
-import functools
 
 # crc16_x25 over a frame *including* its little-endian FCS gives this constant when the
 # FCS is right, so a frame can be checked without slicing the FCS off.
@@ -20,7 +19,27 @@ X25_GOOD_RESIDUE = 0x0F47
 X25_GOOD_RESIDUE_BIT_REVERSED = 0x1D0F
 
 _ARC_POLY = 0x18005  # x^16 + x^15 + x^2 + 1, not reflected
-_FOLD_UNTIL_BITS = 48  # below this the remainder is finished with the byte table
+_ARC_PERIOD = 32767  # x^32767 = 1 modulo the ARC polynomial
+# Folds (k, [j1, j2, j3]) where x^k = x^j1 + x^j2 + x^j3 modulo the ARC polynomial: a
+# value of fewer than 2k - 15 bits, split as high * x^k + low, becomes high * (x^j1 + x^j2
+# + x^j3) + low, of at most k bits. From the period down, each k is the smallest with
+# such a 3-term remainder (none has fewer terms) that still halves the value; after the
+# last one the value has at most 43 bits. tests/lib/test_crc.py checks every remainder.
+ARC_FOLDS = (
+    (16391, 0, 1, 8),
+    (9029, 0, 6, 8),
+    (5224, 0, 4, 7),
+    (3835, 0, 10, 14),
+    (2040, 0, 9, 10),
+    (1028, 5, 6, 8),
+    (522, 3, 4, 12),
+    (269, 2, 3, 14),
+    (237, 0, 12, 14),
+    (127, 0, 1, 7),
+    (71, 0, 1, 11),
+    (43, 0, 1, 13),
+)
+_ARC_FOLD_STEPS = tuple((k, (1 << k) - 1, *terms) for k, *terms in ARC_FOLDS)
 
 
 def _reverse_bits(value: int, width: int) -> int:
@@ -66,60 +85,6 @@ def _arc_byte_table() -> tuple[int, ...]:
 _ARC_BYTE = _arc_byte_table()
 
 
-def _mulmod(left: int, right: int) -> int:
-    """``left * right mod P`` for polynomials of degree < 16."""
-    product = 0
-    while right:
-        if right & 1:
-            product ^= left
-        right >>= 1
-        left <<= 1
-        if left & 0x10000:
-            left ^= _ARC_POLY
-    return product
-
-
-def _x_power(exponent: int) -> int:
-    """``x^exponent mod P``."""
-    result, base = 1, 2
-    while exponent:
-        if exponent & 1:
-            result = _mulmod(result, base)
-        base = _mulmod(base, base)
-        exponent >>= 1
-    return result
-
-
-@functools.lru_cache(maxsize=64)
-def _fold_plan(bit_bound: int) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
-    """Steps that reduce a polynomial of fewer than ``bit_bound`` bits below 48 bits.
-
-    Each step splits the value at bit k into high * x^k + low and replaces it with
-    high * (x^k mod P) + low. k is picked near the middle where x^k mod P has few
-    terms (usually 3), so a step costs a few shifts and XORs of half-size integers.
-    Cached per message length: telegrams of one meter keep their length.
-    """
-    plan = []
-    bits = bit_bound
-    while bits > _FOLD_UNTIL_BITS:
-        split = (bits + 15) // 2
-        remainder = _x_power(split)
-        best = (remainder.bit_count(), split, remainder)
-        limit = min(split + max(8, bits // 8), bits - 1)
-        while best[0] > 3 and split < limit:
-            split += 1
-            remainder <<= 1
-            if remainder & 0x10000:
-                remainder ^= _ARC_POLY
-            if remainder.bit_count() < best[0]:
-                best = (remainder.bit_count(), split, remainder)
-        _, split, remainder = best
-        shifts = tuple(bit for bit in range(16) if remainder >> bit & 1)
-        plan.append((split, (1 << split) - 1, shifts))
-        bits = max(split, bits - split + 15)
-    return tuple(plan)
-
-
 def crc16_arc(data: bytes | bytearray | memoryview) -> int:
     """CRC-16/ARC (IEC 62056-21 mode D, DSMR P1): poly 0x8005 reflected, init 0."""
     if isinstance(data, memoryview):
@@ -127,11 +92,12 @@ def crc16_arc(data: bytes | bytearray | memoryview) -> int:
     # Reflected CRC == non-reflected CRC of the bit-reversed bytes, reversed; with init 0
     # that is (message * x^16) mod P.
     value = int.from_bytes(data.translate(_BYTE_REVERSED), "big") << 16
-    for split, low_mask, shifts in _fold_plan(8 * len(data) + 16):
+    while value >> _ARC_PERIOD:  # messages over 4 KiB: whole periods fold away
+        value = (value & ((1 << _ARC_PERIOD) - 1)) ^ (value >> _ARC_PERIOD)
+    for split, low_mask, first, second, third in _ARC_FOLD_STEPS:
         high = value >> split
-        value &= low_mask
-        for shift in shifts:
-            value ^= high << shift
+        if high:
+            value = (value & low_mask) ^ (high << first) ^ (high << second) ^ (high << third)
     crc = 0
     for byte in (value >> 16).to_bytes(4, "big"):
         crc = ((crc << 8) & 0xFFFF) ^ _ARC_BYTE[(crc >> 8) ^ byte]

@@ -7,11 +7,8 @@ meters may send a bare ``!`` without a CRC.
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass, field
-
 from .crc import crc16_arc
+from .record import Record, set_field
 
 MAX_READOUT_BYTES = 16384
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
@@ -20,51 +17,72 @@ _CR, _LF, _SLASH = 0x0D, 0x0A, 0x2F
 # The identification starts with "/", a 3-letter manufacturer flag and a baud rate
 # character. Data may not contain "/" or "!", so this also marks a meter that restarts
 # in the middle of a readout.
-_READOUT_START = re.compile(rb"/[A-Za-z]{3}[0-9A-Za-z]")
 _START_LENGTH = 5
-_READOUT_EVENT = re.compile(rb"\n!|/[A-Za-z]{3}[0-9A-Za-z]")
-_OBIS = re.compile(
-    r"(?:(\d{1,3})-(\d{1,3}):)?(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?(?:[*&](\d{1,3}))?"
-)
+_READOUT_END = b"\n!"
 _OBIS_GROUP_MAX = 255
 
 
-@dataclass(slots=True, frozen=True)
-class Identification:
+class Identification(Record):
     """The identification line ``/KAM5Ident``."""
 
+    __slots__ = __match_args__ = ("manufacturer_id", "baud_rate_id", "ident")
     manufacturer_id: str  # "KAM"
     baud_rate_id: str  # "5"
     ident: str  # the rest of the line, escapes like "\\2" kept
 
+    def __init__(self, manufacturer_id: str, baud_rate_id: str, ident: str) -> None:
+        set_field(self, "manufacturer_id", manufacturer_id)
+        set_field(self, "baud_rate_id", baud_rate_id)
+        set_field(self, "ident", ident)
 
-@dataclass(slots=True, frozen=True)
-class DataValue:
+
+class DataValue(Record):
     """One ``(value*unit)`` group, as written."""
 
+    __slots__ = __match_args__ = ("value", "unit")
     value: str
     unit: str | None
 
+    def __init__(self, value: str, unit: str | None) -> None:
+        set_field(self, "value", value)
+        set_field(self, "unit", unit)
 
-@dataclass(slots=True, frozen=True)
-class DataSet:
+
+class DataSet(Record):
     """One data line: its address as written, its values and its OBIS code."""
 
+    __slots__ = __match_args__ = ("address", "values", "obis")
     address: str
     values: tuple[DataValue, ...]
     obis: tuple[int, int, int, int, int] | None  # None unless the address is numeric
 
+    def __init__(
+        self,
+        address: str,
+        values: tuple[DataValue, ...],
+        obis: tuple[int, int, int, int, int] | None,
+    ) -> None:
+        set_field(self, "address", address)
+        set_field(self, "values", values)
+        set_field(self, "obis", obis)
 
-@dataclass(slots=True, frozen=True, init=False)
-class DataReadout:
+
+# A data line as decoders read it: its address, and its values as written between the
+# first "(" and the last ")": ``"1-0:1.8.0", "00001.011*kWh"``, or ``"a)(b*m3"`` for two.
+DataLine = tuple[str, str]
+
+
+class DataReadout(Record):
     """One readout (telegram); ``data_sets`` are parsed on first use."""
 
+    __slots__ = ("_data_sets", "as_bytes", "crc", "identification", "is_good_crc", "payload")
+    __match_args__ = ("as_bytes", "identification", "payload", "crc", "is_good_crc")
     as_bytes: bytes  # from "/" through the CRC digits and CRLF
     identification: Identification | None
     payload: bytes  # from "/" through "!" and the CRC digits
     crc: int | None  # None when the telegram carries none
     is_good_crc: bool | None  # None when there is no CRC to check
-    _data_sets: tuple[DataSet, ...] | None = field(init=False, repr=False, compare=False)
+    _data_sets: tuple[DataSet, ...] | None
 
     def __init__(
         self,
@@ -75,7 +93,6 @@ class DataReadout:
         crc: int | None = None,
         is_good_crc: bool | None = None,
     ) -> None:
-        set_field = object.__setattr__
         set_field(self, "as_bytes", as_bytes)
         set_field(self, "identification", identification)
         set_field(self, "payload", payload)
@@ -89,8 +106,21 @@ class DataReadout:
         data_sets = self._data_sets
         if data_sets is None:
             data_sets = parse_data_sets(self.payload)
-            object.__setattr__(self, "_data_sets", data_sets)
+            set_field(self, "_data_sets", data_sets)
         return data_sets
+
+    def data_lines(self) -> list[DataLine]:
+        """The data lines without :class:`DataSet` objects (what decoders need, for less)."""
+        data_sets = self._data_sets
+        if data_sets is None:
+            return parse_data_lines(self.payload)
+        return [
+            (
+                data_set.address,
+                ")(".join([f"{v.value}*{v.unit}" if v.unit else v.value for v in data_set.values]),
+            )
+            for data_set in data_sets
+        ]
 
     @property
     def is_valid(self) -> bool:
@@ -102,9 +132,9 @@ class DataReadout:
         if self.identification is None or self.is_good_crc is False:
             return False
         if self.crc is not None:
-            return self.payload[-2 - _CRC_DIGITS : -_CRC_DIGITS] == b"\n!"
+            return self.payload[-2 - _CRC_DIGITS : -_CRC_DIGITS] == _READOUT_END
         return (
-            self.payload.endswith(b"\n!")
+            self.payload.endswith(_READOUT_END)
             and self.as_bytes.endswith((b"!\r\n", b"!\n"))
             and self.payload.isascii()
         )
@@ -119,47 +149,75 @@ def parse_identification(payload: bytes) -> Identification | None:
     return Identification(line[1:4], line[4], line[5:])
 
 
-@functools.lru_cache(maxsize=1024)  # a meter repeats its addresses in every readout
+def _group(text: str) -> int:
+    """The value of a group of 1 to 3 digits, else -1."""
+    return int(text) if 0 < len(text) <= 3 and text.isdecimal() else -1
+
+
 def parse_obis(address: str) -> tuple[int, int, int, int, int] | None:
     """``A-B:C.D.E`` as numbers; A-B default to 1-0, a missing E is 255 ("not used").
 
     A ``*F`` or ``&F`` suffix other than 255 marks a historical value: None, so it is
     never mistaken for the current register.
     """
-    match = _OBIS.fullmatch(address)
-    if match is None:
+    head, suffix, f = address.replace("&", "*").partition("*")
+    if suffix and _group(f) != _OBIS_GROUP_MAX:
         return None
-    a, b, c, d, e, f = match.groups()
-    if f is not None and int(f) != _OBIS_GROUP_MAX:
+    a_b, colon, c_d_e = head.rpartition(":")
+    groups = c_d_e.split(".")
+    if len(groups) == 2:
+        groups.append("255")
+    groups[:0] = a_b.split("-") if colon else ("1", "0")
+    if len(groups) != 5:
         return None
-    obis = (
-        1 if a is None else int(a),
-        0 if b is None else int(b),
-        int(c),
-        int(d),
-        _OBIS_GROUP_MAX if e is None else int(e),
-    )
-    return obis if max(obis) <= _OBIS_GROUP_MAX else None
+    a, b, c, d, e = map(_group, groups)
+    if min(a, b, c, d, e) < 0 or max(a, b, c, d, e) > _OBIS_GROUP_MAX:
+        return None
+    return a, b, c, d, e
 
 
-def parse_data_sets(payload: bytes) -> tuple[DataSet, ...]:
+def parse_data_lines(payload: bytes) -> list[DataLine]:
     """The data lines of a readout; a line starting with "(" continues the previous one."""
-    parsed: list[tuple[str, list[DataValue]]] = []
+    lines: list[DataLine] = []
     for line in payload.decode("latin-1").split("\n")[1:]:  # after the identification
         first = line.find("(")
         last = line.rfind(")")
         if first < 0 or last < first:
             continue  # blank line, "!" line or noise
-        values = []
-        # Values may not contain "(" or ")", so plain splitting is exact (and fast).
-        for text in line[first + 1 : last].split(")("):
-            value, _, unit = text.partition("*")
-            values.append(DataValue(value, unit or None))
         if first:
-            parsed.append((line[:first], values))
-        elif parsed:  # DSMR 2.2 puts the gas reading on a line of its own
-            parsed[-1][1].extend(values)
-    return tuple([DataSet(text, tuple(values), parse_obis(text)) for text, values in parsed])
+            lines.append((line[:first], line[first + 1 : last]))
+        elif lines:  # DSMR 2.2 puts the gas reading on a line of its own
+            address, values = lines[-1]
+            lines[-1] = (address, f"{values})({line[1:last]}")
+    return lines
+
+
+def parse_data_sets(payload: bytes) -> tuple[DataSet, ...]:
+    """The data lines of a readout as :class:`DataSet` objects."""
+    return tuple([_data_set(address, values) for address, values in parse_data_lines(payload)])
+
+
+def _data_set(address: str, values: str) -> DataSet:
+    parsed = []
+    # Values may not contain "(" or ")", so plain splitting is exact (and fast).
+    for text in values.split(")("):
+        value, _, unit = text.partition("*")
+        parsed.append(DataValue(value, unit or None))
+    return DataSet(address, tuple(parsed), parse_obis(address))
+
+
+def _find_start(buffer: bytearray, start: int, end: int) -> int:
+    """Index of the first "/" in [start, end) that opens an identification line, or -1.
+
+    It must be followed by a 3-letter manufacturer flag and a baud rate character; when
+    those have not all arrived yet, it does not count (yet).
+    """
+    slash = buffer.find(b"/", start, end)
+    while slash >= 0:
+        if buffer[slash + 1 : slash + 4].isalpha() and buffer[slash + 4 : slash + 5].isalnum():
+            return slash
+        slash = buffer.find(b"/", slash + 1, end)
+    return -1
 
 
 def _readout_end(buffer: bytearray, bang: int, size: int) -> tuple[int, int] | None:
@@ -208,18 +266,21 @@ class ModeDReader:
         pos, scan, in_readout = 0, self._scanned, self._in_readout
         while True:
             if not in_readout:
-                start = _READOUT_START.search(buffer, pos)
-                if start is None:
+                start = _find_start(buffer, pos, size)
+                if start < 0:
                     # Keep a "/" near the end: its flag may arrive with the next chunk.
                     keep = buffer.rfind(b"/", max(pos, size - _START_LENGTH + 1))
                     keep = size if keep < 0 else keep
                     self.discarded_bytes += keep - pos
                     pos = scan = keep
                     break
-                self.discarded_bytes += start.start() - pos
-                pos, scan, in_readout = start.start(), start.start() + 1, True
-            event = _READOUT_EVENT.search(buffer, scan)
-            if event is None:
+                self.discarded_bytes += start - pos
+                pos, scan, in_readout = start, start + 1, True
+            # The next event: the end of the readout, or a restart before it.
+            at = buffer.find(_READOUT_END, scan)
+            restart = _find_start(buffer, scan, size if at < 0 else at)
+            at = at if restart < 0 else restart
+            if at < 0:
                 scan = max(pos + 1, size - _START_LENGTH + 1)
                 if size - pos < MAX_READOUT_BYTES:
                     break
@@ -227,7 +288,6 @@ class ModeDReader:
                 self.discarded_bytes += scan - pos
                 pos, in_readout = scan, False
                 continue
-            at = event.start()
             if buffer[at] == _SLASH:  # a restart: the readout so far is cut short
                 self._emit(readouts, pos, None, at)
                 pos, scan = at, at + 1

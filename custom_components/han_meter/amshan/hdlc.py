@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import re
 from binascii import crc_hqx
-from dataclasses import dataclass
 
 from .crc import X25_GOOD_RESIDUE_BIT_REVERSED, bit_reversed
+from .record import Record, set_field
 
 FLAG = 0x7E
-ESCAPE = 0x7D
 FRAME_FORMAT_TYPE_3 = 0xA
 MAX_FRAME_LENGTH = 0x7FF  # the 11-bit length field
 MAX_BUFFERED_BYTES = 4096
 _MIN_FRAME_LENGTH = 7  # format (2) + two 1-byte addresses + control + FCS (2)
-# No frame can complete in fewer bytes after a flag (or from an empty buffer): parsing
-# waits for them, which saves calls when bytes arrive one at a time.
-_MIN_FRAME_BYTES = _MIN_FRAME_LENGTH + 2
 _MAX_HEADER_WITH_HCS = 13  # format (2) + two 4-byte addresses + control + HCS (2)
 
 # A frame can only start at a flag followed by a type-3 format byte (0xA0..0xAF): the
@@ -31,10 +27,17 @@ _ABORT = b"\x7d\x7e"
 _MAX_CACHED_HEADERS = 16
 
 
-@dataclass(slots=True, frozen=True)
-class HdlcFrameHeader:
+class HdlcFrameHeader(Record):
     """The fields before the information field."""
 
+    __slots__ = __match_args__ = (
+        "frame_format",
+        "frame_length",
+        "segmentation",
+        "destination_address",
+        "source_address",
+        "control",
+    )
     frame_format: int  # the 4-bit format type (0xA for type 3)
     frame_length: int  # bytes between the flags
     segmentation: bool
@@ -42,16 +45,46 @@ class HdlcFrameHeader:
     source_address: bytes
     control: int
 
+    def __init__(
+        self,
+        frame_format: int,
+        frame_length: int,
+        segmentation: bool,
+        destination_address: bytes,
+        source_address: bytes,
+        control: int,
+    ) -> None:
+        set_field(self, "frame_format", frame_format)
+        set_field(self, "frame_length", frame_length)
+        set_field(self, "segmentation", segmentation)
+        set_field(self, "destination_address", destination_address)
+        set_field(self, "source_address", source_address)
+        set_field(self, "control", control)
 
-@dataclass(slots=True, frozen=True)
-class HdlcFrame:
+
+class HdlcFrame(Record):
     """One frame as read, flags included."""
 
+    __slots__ = __match_args__ = ("as_bytes", "header", "payload", "is_good_hcs", "is_good_fcs")
     as_bytes: bytes
     header: HdlcFrameHeader | None
     payload: bytes  # the information field, b"" when there is none
     is_good_hcs: bool
     is_good_fcs: bool
+
+    def __init__(
+        self,
+        as_bytes: bytes,
+        header: HdlcFrameHeader | None,
+        payload: bytes,
+        is_good_hcs: bool,
+        is_good_fcs: bool,
+    ) -> None:
+        set_field(self, "as_bytes", as_bytes)
+        set_field(self, "header", header)
+        set_field(self, "payload", payload)
+        set_field(self, "is_good_hcs", is_good_hcs)
+        set_field(self, "is_good_fcs", is_good_fcs)
 
     @property
     def is_valid(self) -> bool:
@@ -84,11 +117,11 @@ class HdlcFrameReader:
     """
 
     __slots__ = (
+        "_aborts_in_data",
         "_buffer",
         "_escape_pending",
         "_headers",
         "_returned_end",
-        "_transforms_input",
         "_use_abort_sequence",
         "_use_octet_stuffing",
         "_wanted",
@@ -98,9 +131,10 @@ class HdlcFrameReader:
     def __init__(self, use_octet_stuffing: bool = False, use_abort_sequence: bool = False) -> None:
         self._use_octet_stuffing = use_octet_stuffing
         self._use_abort_sequence = use_abort_sequence
-        self._transforms_input = use_octet_stuffing or use_abort_sequence
+        # Unstuffing removes the escapes, so a stuffed link's aborts are found beforehand.
+        self._aborts_in_data = use_abort_sequence and not use_octet_stuffing
         self._buffer = bytearray()
-        self._wanted = _MIN_FRAME_BYTES  # buffer length at which a frame may be complete
+        self._wanted = 1  # buffer length at which parsing can make progress
         self._returned_end = 0  # buffer bytes before this were returned in a frame
         self._escape_pending = False  # a trailing 0x7D waits for the next chunk
         self._headers: dict[bytes, HdlcFrameHeader] = {}
@@ -113,17 +147,17 @@ class HdlcFrameReader:
 
     def read(self, data: bytes) -> list[HdlcFrame]:
         """The frames completed by ``data``, valid and invalid ones; never raises."""
-        if self._transforms_input:
-            return self._read_pieces(data)
+        if self._use_octet_stuffing:
+            return self._read_stuffed(data)
         buffer = self._buffer
         buffer += data
         if len(buffer) < self._wanted:  # the common case with small chunks
             return []
         return self._parse()
 
-    def _read_pieces(self, data: bytes) -> list[HdlcFrame]:
+    def _read_stuffed(self, data: bytes) -> list[HdlcFrame]:
         frames: list[HdlcFrame] = []
-        for piece, aborts in self._split(bytes(data)):
+        for piece, aborts in self._unstuff(bytes(data)):
             self._buffer += piece
             if len(self._buffer) >= self._wanted:
                 frames += self._parse()
@@ -131,26 +165,15 @@ class HdlcFrameReader:
                 self._abort()
         return frames
 
-    def _split(self, data: bytes) -> list[tuple[bytes, bool]]:
-        """Unstuff and cut ``data`` at abort sequences: (bytes, aborts after them)."""
+    def _unstuff(self, data: bytes) -> list[tuple[bytes, bool]]:
+        """Unstuff ``data`` and cut it at abort sequences: (bytes, aborts after them)."""
         if self._escape_pending:
             data = b"\x7d" + data
-        trailing = len(data) - len(data.rstrip(b"\x7d"))
-        # With stuffing "7D 7D" is an escaped byte, so only an odd run leaves one open.
-        self._escape_pending = trailing % 2 == 1 if self._use_octet_stuffing else trailing > 0
+        # "7D 7D" is an escaped byte, so only an odd run of 0x7D leaves an escape open.
+        self._escape_pending = (len(data) - len(data.rstrip(b"\x7d"))) % 2 == 1
         if self._escape_pending:
             data = data[:-1]
         pieces: list[tuple[bytes, bool]] = []
-        if not self._use_octet_stuffing:
-            start = 0
-            abort = data.find(_ABORT)
-            while abort != -1:
-                self.discarded_bytes += 1  # the 0x7D
-                pieces.append((data[start:abort], True))
-                start = abort + 1  # the flag stays: it may open the next frame
-                abort = data.find(_ABORT, start)
-            pieces.append((data[start:], False))
-            return pieces
         unstuffed = bytearray()
         start = 0
         for match in _ESCAPED_BYTE.finditer(data):
@@ -174,7 +197,7 @@ class HdlcFrameReader:
         """Drop the frame in progress (an abort sequence arrived)."""
         self._discard(0, len(self._buffer), self._returned_end)
         self._buffer.clear()
-        self._wanted = _MIN_FRAME_BYTES
+        self._wanted = 1
         self._returned_end = 0
 
     def _discard(self, start: int, end: int, returned_end: int) -> None:
@@ -185,10 +208,7 @@ class HdlcFrameReader:
     def _header(
         self, raw: bytes, raw_start: int, source_start: int, source_end: int
     ) -> HdlcFrameHeader:
-        """The header ``raw`` (format .. control) found at ``raw_start``, cached per reader.
-
-        A meter sends the same header again and again: building it once saves time.
-        """
+        """The header ``raw`` (format .. control) found at ``raw_start``; a meter repeats it."""
         header = self._headers.get(raw)
         if header is None:
             if len(self._headers) >= _MAX_CACHED_HEADERS:
@@ -213,6 +233,7 @@ class HdlcFrameReader:
         size = len(view)
         frames: list[HdlcFrame] = []
         returned_end = self._returned_end
+        aborts_in_data = self._aborts_in_data
         pos = 0
         while True:
             match = _FRAME_START.search(view, pos)
@@ -268,6 +289,13 @@ class HdlcFrameReader:
                 break
             if view[closing] != FLAG:  # truncated, or a false start inside data
                 pos += 1
+                continue
+            # "7D 7E" before the closing flag aborts the frame; as its last two bytes it
+            # may be a last FCS byte 0x7D and the closing flag: then the FCS decides.
+            abort = view.find(_ABORT, pos + 1, closing) if aborts_in_data else -1
+            if abort >= 0:
+                self._discard(pos, abort + 1, returned_end)
+                pos = abort + 1
                 continue
             good_fcs = (
                 not has_information

@@ -21,10 +21,6 @@ I1-I3 (0.01 A), P+, P- (W), A+, A- (Wh), three unnamed numbers, meter id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
 from .cosem import COSEM_DATETIME_SIZE, DataNotification, decode_cosem_datetime
 from .obis_map import (
     ACTIVE_POWER_EXPORT,
@@ -56,6 +52,12 @@ from .reading import (
     scaled,
     text_of,
 )
+from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Sequence
+    from typing import Any
 
 NAME = "kaifa"
 LANDIS_GYR_NAME = "landis_gyr"
@@ -66,21 +68,30 @@ CLOCK = "clock"
 SKIP = "skip"
 
 
-@dataclass(slots=True, frozen=True)
-class Field:
+class Field(Record):
     """One positional field: its key, kind and power of ten."""
 
+    __slots__ = __match_args__ = ("key", "kind", "exponent")
     key: str  # "" for a skipped field
-    kind: str = NUMBER
-    exponent: int = 0
+    kind: str
+    exponent: int
+
+    def __init__(self, key: str, kind: str = NUMBER, exponent: int = 0) -> None:
+        set_field(self, "key", key)
+        set_field(self, "kind", kind)
+        set_field(self, "exponent", exponent)
 
 
-@dataclass(slots=True, frozen=True)
-class ValueListLayout:
+class ValueListLayout(Record):
     """A value-only list recognised by its length and element types."""
 
+    __slots__ = __match_args__ = ("fields", "manufacturer")
     fields: tuple[Field, ...]
     manufacturer: str | None
+
+    def __init__(self, fields: tuple[Field, ...], manufacturer: str | None) -> None:
+        set_field(self, "fields", fields)
+        set_field(self, "manufacturer", manufacturer)
 
 
 def _numbers(keys: Sequence[str], exponent: int = 0) -> tuple[Field, ...]:

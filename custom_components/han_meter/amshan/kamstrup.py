@@ -13,12 +13,15 @@ pairs, which are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from .cosem import DataNotification
 from .obis_list import decode_elements, is_obis_code, is_text
 from .reading import MeterReading, text_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Mapping
 
 NAME = "kamstrup"
 

@@ -13,9 +13,6 @@ not decode) is a miss and the caller decodes the slow way.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from .axdr import AxdrError, Leaf, locate_leaves
 from .cosem import COSEM_DATETIME_SIZE, DataNotification, decode_cosem_datetime
@@ -28,6 +25,12 @@ from .reading import (
     MeterReading,
     scaled,
 )
+from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Callable
+    from typing import Any
 
 MAX_TEMPLATES = 8  # a meter sends 1 to 3 lists; a few more for safety
 _IGNORED = "ignored"
@@ -36,10 +39,18 @@ _NUMBER_FORMATS = frozenset("bBhHiIqQfd")
 ValueSpec = tuple[str, str, int, int]  # (key, source, exponent, 10**|exponent|)
 
 
-@dataclass(slots=True, frozen=True)
-class LayoutTemplate:
+class LayoutTemplate(Record):
     """The layout of one APDU: fixed bytes, and where each value goes."""
 
+    __slots__ = __match_args__ = (
+        "decoder_index",
+        "size",
+        "unpack",
+        "fixed",
+        "values",
+        "constants",
+        "units",
+    )
     decoder_index: int
     size: int
     unpack: Callable[[bytes], tuple[Any, ...]]
@@ -47,6 +58,24 @@ class LayoutTemplate:
     values: tuple[ValueSpec, ...]
     constants: dict[str, Any]  # texts of the reading
     units: dict[str, str]
+
+    def __init__(
+        self,
+        decoder_index: int,
+        size: int,
+        unpack: Callable[[bytes], tuple[Any, ...]],
+        fixed: tuple[bytes, ...],
+        values: tuple[ValueSpec, ...],
+        constants: dict[str, Any],
+        units: dict[str, str],
+    ) -> None:
+        set_field(self, "decoder_index", decoder_index)
+        set_field(self, "size", size)
+        set_field(self, "unpack", unpack)
+        set_field(self, "fixed", fixed)
+        set_field(self, "values", values)
+        set_field(self, "constants", constants)
+        set_field(self, "units", units)
 
     def decode(self, apdu: bytes) -> MeterReading | None:
         """The reading of ``apdu`` when it has this layout, else None."""

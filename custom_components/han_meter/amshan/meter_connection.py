@@ -1,8 +1,9 @@
 """asyncio protocols that turn a byte stream from a meter into whole messages.
 
-A stream can carry HDLC frames (DLMS/COSEM push meters) or IEC 62056-21 mode D
-readouts (P1). Until the format is known every chunk is given to every reader; the
-first reader that yields a valid message is kept and the others are dropped.
+A stream can carry HDLC frames (DLMS/COSEM push meters), IEC 62056-21 mode D
+readouts (P1) or wired M-Bus long frames (Austrian meters). Until the format is known
+every chunk is given to every reader; the first reader that yields a valid message is
+kept and the others are dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from .dlde import ModeDReader
 from .hdlc import HdlcFrameReader
+from .mbus import MbusFrameReader
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class Reader(Protocol):
 
 def default_readers() -> list[Reader]:
     """Fresh readers for every format a meter stream can carry."""
-    return [HdlcFrameReader(), ModeDReader()]
+    return [HdlcFrameReader(), ModeDReader(), MbusFrameReader()]
 
 
 class ReaderSelector:

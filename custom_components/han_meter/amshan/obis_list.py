@@ -18,9 +18,7 @@ sent), and a text as the very last element is the meter id (Kaifa MA309).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 from .axdr import DateTimeOctets
 from .cosem import DataNotification, decode_cosem_datetime
@@ -46,6 +44,11 @@ from .reading import (
     scaled,
     text_of,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Mapping
+    from typing import Any
 
 NAME = "obis_list"
 

@@ -7,10 +7,14 @@ Kamstrup). Codes without a key are kept under their code text, ``"1-0:1.8.3"``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+
+from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Mapping
+    from typing import Final
 
 LIST_VER_ID: Final = "list_ver_id"
 METER_ID: Final = "meter_id"
@@ -175,12 +179,16 @@ def obis_to_key(obis: tuple[int, int, int, int, int]) -> str:
     return obis_text(obis)
 
 
-@dataclass(slots=True, frozen=True)
-class CodeInfo:
+class CodeInfo(Record):
     """What a binary OBIS code means: its reading key and quantity."""
 
+    __slots__ = __match_args__ = ("key", "quantity")
     key: str
     quantity: str | None  # a unit, "pf", "text", "clock", or None when unknown
+
+    def __init__(self, key: str, quantity: str | None) -> None:
+        set_field(self, "key", key)
+        set_field(self, "quantity", quantity)
 
 
 def code_info(code: bytes) -> CodeInfo:

@@ -21,19 +21,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Final
 
-from .dlde import DataReadout, DataSet, ModeDReader
+from .dlde import DataReadout, ModeDReader, parse_obis
 from .obis_map import (
     KEY_UNITS,
     METER_DATETIME,
     METER_ID,
     METER_MANUFACTURER,
     METER_TYPE,
-    OBIS_KEYS,
     POWER_FACTOR_KEYS,
     TEXT_KEYS,
     obis_text,
@@ -48,7 +44,7 @@ SUMMER_TIME = timezone(timedelta(hours=2))
 _TIME_FLAGS = {"W": WINTER_TIME, "S": SUMMER_TIME}
 
 # lower-case unit -> (unit, power of ten)
-_UNITS: Final[Mapping[str, tuple[str, int]]] = {
+_UNITS = {
     "w": ("W", 0),
     "kw": ("W", 3),
     "wh": ("Wh", 0),
@@ -65,88 +61,129 @@ _UNITS: Final[Mapping[str, tuple[str, int]]] = {
     "a": ("A", 0),
 }
 _TIMESTAMP_LENGTH = 12
-_DEFAULT_GROUPS = ("1-0:", "0-0:", "")
+_MAX_PLANS = 256  # addresses remembered per decoder; a meter writes 20 to 40
+_MAX_STAMPS = 64
 
 # How a data set's value becomes a reading value.
-_NUMBER = 0  # a number (in its key's unit when the key has one)
-_POWER_FACTOR = 1  # a number, as a float
-_CLOCK = 2  # a YYMMDDhhmmssX timestamp
-_TEXT = 3  # text as written
-_IDENTIFIER = 4  # text, hex-decoded when it encodes printable ASCII
+_NUMBER = 0  # a number in its key's unit
+_NUMBER_OR_TEXT = 1  # a number, else the text as written (a key without a unit)
+_POWER_FACTOR = 2  # a number, as a float
+_CLOCK = 3  # a YYMMDDhhmmssX timestamp
+_TEXT = 4  # text as written
+_IDENTIFIER = 5  # text, hex-decoded when it encodes printable ASCII
+
+# What to do with the value of an address: (unit as written, key, kind, unit, power of ten)
+_Plan = tuple[str, str, int, str | None, int]
+_Target = tuple[str, int, str | None]  # key, kind, the key's unit
 
 
-@dataclass(slots=True, frozen=True)
-class _Target:
-    key: str
-    kind: int
-    unit: str | None  # the unit the key's value must be in, None for any
-
-
-def decode_telegram(telegram: bytes) -> MeterReading | None:
+def decode_telegram(telegram: bytes, decoder: P1Decoder | None = None) -> MeterReading | None:
     """Decode the first valid telegram in ``telegram`` (from ``/`` to the CRC)."""
-    data = telegram if telegram.endswith(b"\n") else telegram + b"\r\n"
-    for readout in ModeDReader().read(data):
-        if readout.is_valid:
-            return decode_readout(readout)
-    return None
+    return (decoder or P1Decoder()).decode_telegram(telegram)
 
 
-def decode_readout(readout: DataReadout) -> MeterReading | None:
-    """The reading of one telegram's data sets; None when it holds no value."""
-    reading = MeterReading()
-    units = reading.units
-    known = _KNOWN_ADDRESSES
-    for data_set in readout.data_sets:
-        values = data_set.values
-        if len(values) == 1:
-            value = values[0]
-        elif len(values) == 2 and parse_timestamp(values[0].value) is not None:
-            value = values[1]
-        else:
-            continue
-        text = value.value
-        if not text:
-            continue
-        target = known.get(data_set.address) or _target_of(data_set)
-        kind = target.kind
-        if kind <= _POWER_FACTOR:  # _NUMBER or _POWER_FACTOR
-            unit, exponent = (None, 0) if value.unit is None else _unit_of(value.unit)
-            key = target.key
-            if target.unit is not None and unit is not None and unit != target.unit:
-                key = _code_text(data_set)  # a known code in an unexpected unit
-            number: int | float | None
-            whole, _, fraction = text.partition(".")
-            if (whole + fraction).isdecimal():  # the common case, without a call
-                exponent -= len(fraction)
-                number = int(whole + fraction)
-                if exponent:
-                    number = scaled(number, exponent)
-            else:
-                number = parse_number(text, exponent)
-            if number is None:
-                if target.unit is None and kind == _NUMBER:
-                    reading[key] = text
-                continue
-            if kind == _POWER_FACTOR:
-                reading[key] = float(number)
-                continue
-            reading[key] = number
-            unit = unit or target.unit
-            if unit is not None:
-                units[key] = unit
-        elif kind == _CLOCK:
-            timestamp = parse_timestamp(text)
-            if timestamp is not None:
-                reading[target.key] = timestamp
-        elif kind == _IDENTIFIER:
-            reading[target.key] = _identifier_text(text)
-        else:
-            reading[target.key] = text
-    if not reading:
+def decode_readout(readout: DataReadout, decoder: P1Decoder | None = None) -> MeterReading | None:
+    """The reading of one telegram's data sets; None when it holds no value.
+
+    Pass the same ``decoder`` for the readouts of one meter: it remembers their addresses.
+    """
+    return (decoder or P1Decoder()).decode(readout)
+
+
+class P1Decoder:
+    """Decodes readouts, remembering what each address means.
+
+    A meter writes the same addresses in every readout: each one's OBIS code, key, unit
+    and scaling are worked out once (per unit written) and looked up after that.
+    """
+
+    __slots__ = ("_plans", "_stamps")
+
+    def __init__(self) -> None:
+        self._plans: dict[str, _Plan] = {}
+        # Whether a text is a timestamp, for (timestamp)(value) lines: theirs changes only
+        # when the value is taken again (gas every 5 minutes or hour, peaks monthly).
+        self._stamps: dict[str, bool] = {}
+
+    def decode_telegram(self, telegram: bytes) -> MeterReading | None:
+        """Decode the first valid telegram in ``telegram`` (from ``/`` to the CRC)."""
+        data = telegram if telegram.endswith(b"\n") else telegram + b"\r\n"
+        for readout in ModeDReader().read(data):
+            if readout.is_valid:
+                return self.decode(readout)
         return None
-    if readout.identification is not None and readout.identification.manufacturer_id:
-        reading[METER_MANUFACTURER] = readout.identification.manufacturer_id
-    return reading
+
+    def _learn_stamp(self, text: str) -> bool:
+        if len(self._stamps) >= _MAX_STAMPS:
+            self._stamps.clear()
+        is_stamp = self._stamps[text] = parse_timestamp(text) is not None
+        return is_stamp
+
+    def decode(self, readout: DataReadout) -> MeterReading | None:
+        """The reading of one readout's data sets; None when it holds no value."""
+        reading = MeterReading()
+        units = reading.units
+        plans = self._plans
+        stamps = self._stamps
+        for address, values in readout.data_lines():
+            if ")(" in values:  # more than one value
+                parts = values.split(")(")
+                if len(parts) != 2:
+                    continue
+                stamp, values = parts  # (timestamp)(value): a value and when it was taken
+                stamp = stamp.partition("*")[0]
+                is_stamp = stamps.get(stamp)
+                if is_stamp is None:
+                    is_stamp = self._learn_stamp(stamp)
+                if not is_stamp:
+                    continue
+            text, _, unit = values.partition("*")
+            if not text:
+                continue
+            plan = plans.get(address)
+            if plan is None or plan[0] != unit:
+                if len(plans) >= _MAX_PLANS:
+                    plans.clear()
+                plan = plans[address] = _plan(address, unit)
+            _, key, kind, unit, exponent = plan
+            if kind <= _POWER_FACTOR:
+                whole, _, fraction = text.partition(".")
+                digits = whole + fraction
+                number: int | float | None
+                if digits.isdecimal():  # the common case: scaled() inlined
+                    number = int(digits)
+                    shift = exponent - len(fraction)
+                    if shift > 0:
+                        number *= 10**shift
+                    elif shift:
+                        divisor = 10**-shift
+                        quotient, remainder = divmod(number, divisor)
+                        number = number / divisor if remainder else quotient
+                else:
+                    number = parse_number(text, exponent)
+                if number is None:
+                    if kind == _NUMBER_OR_TEXT:
+                        reading[key] = text
+                elif kind == _POWER_FACTOR:
+                    reading[key] = float(number)
+                else:
+                    reading[key] = number
+                    if unit is not None:
+                        units[key] = unit
+            elif kind == _CLOCK:
+                timestamp = parse_timestamp(text)
+                if timestamp is not None:
+                    reading[key] = timestamp
+            elif kind == _IDENTIFIER:
+                reading[key] = _identifier_text(text)
+            else:
+                reading[key] = text
+        if not reading:
+            return None
+        identification = readout.identification
+        if identification is not None and identification.manufacturer_id:
+            reading[METER_MANUFACTURER] = identification.manufacturer_id
+        return reading
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -183,67 +220,38 @@ def parse_number(text: str, exponent: int = 0) -> int | float | None:
     return scaled(raw, exponent)
 
 
-def _unit_of(unit: str) -> tuple[str, int]:
-    """(unit, power of ten) of a written unit: ``kW`` -> (``W``, 3); others unchanged."""
-    return _UNITS.get(unit.lower()) or (unit, 0)
+def _plan(address: str, written_unit: str) -> _Plan:
+    """Where the value of ``address`` goes, how to read it, its unit and power of ten."""
+    obis = parse_obis(address)
+    key, kind, key_unit = _target(address, obis)
+    unit, exponent = _UNITS.get(written_unit.lower()) or (written_unit or None, 0)
+    if kind <= _POWER_FACTOR:
+        if key_unit is not None and unit is not None and unit != key_unit and obis is not None:
+            key = obis_text(obis)  # a known code in an unexpected unit
+        return written_unit, key, kind, unit or key_unit, exponent
+    return written_unit, key, kind, None, 0
 
 
-def _code_text(data_set: DataSet) -> str:
-    return data_set.address if data_set.obis is None else obis_text(data_set.obis)
-
-
-def _target_of(data_set: DataSet) -> _Target:
-    """Where a data set goes: its key (or code text), how to read it, its unit."""
-    obis = data_set.obis
+def _target(address: str, obis: tuple[int, int, int, int, int] | None) -> _Target:
+    """The key (or code text) of an address, how to read its value, the key's unit."""
     if obis is None:
-        return _Target(data_set.address, _NUMBER, None)
+        return address, _NUMBER_OR_TEXT, None
     a, b, c, d, e = obis
     if c == 96 and d in (1, 13):  # identifiers and messages: texts, even when all digits
         if a == 0 and b == 0 and d == 1 and e in (0, 1, 7):
             # Only DSMR's equipment identifier (96.1.1) is hex-encoded; 96.1.0 is plain text.
             key = METER_TYPE if e == 7 else METER_ID
-            return _Target(key, _IDENTIFIER if e == 1 else _TEXT, None)
-        return _Target(obis_text(obis), _IDENTIFIER if d == 1 else _TEXT, None)
+            return key, _IDENTIFIER if e == 1 else _TEXT, None
+        return obis_text(obis), _IDENTIFIER if d == 1 else _TEXT, None
     key = obis_text(obis) if a == 0 and b != 0 else obis_to_key(obis)  # M-Bus: other meters
     if key == METER_DATETIME:
-        return _Target(key, _CLOCK, None)
+        return key, _CLOCK, None
     if key in TEXT_KEYS:
-        return _Target(key, _TEXT, None)
+        return key, _TEXT, None
     if key in POWER_FACTOR_KEYS:
-        return _Target(key, _POWER_FACTOR, None)
-    return _Target(key, _NUMBER, KEY_UNITS.get(key))
-
-
-# Other addresses DSMR and e-MUCS telegrams carry (kept under their code text).
-_COMMON_ADDRESSES = (
-    "1-3:0.2.8 0-0:96.1.4 0-0:96.14.0 0-0:96.7.21 0-0:96.7.9 1-0:99.97.0 0-0:96.13.0 "
-    "0-0:96.13.1 1-0:32.32.0 1-0:52.32.0 1-0:72.32.0 1-0:32.36.0 1-0:52.36.0 1-0:72.36.0 "
-    "1-0:1.4.0 1-0:1.6.0 0-0:98.1.0 0-0:96.3.10 0-0:17.0.0 1-0:31.4.0 "
-    + " ".join(
-        f"0-{b}:{cde}"
-        for b in range(1, 5)
-        for cde in ("24.1.0", "96.1.0", "96.1.1", "24.4.0", "24.2.1", "24.2.3")
-    )
-).split()
-
-
-def _known_addresses() -> dict[str, _Target]:
-    """The targets of the addresses meters write most, looked up without parsing."""
-    table = {}
-    for c, d, e in OBIS_KEYS:
-        for groups in _DEFAULT_GROUPS:
-            address = f"{groups}{c}.{d}.{e}"
-            a, b = (int(groups[0]), int(groups[2])) if groups else (1, 0)
-            table[address] = _target_of(DataSet(address, (), (a, b, c, d, e)))
-    for address in _COMMON_ADDRESSES:
-        groups, _, cde = address.partition(":")
-        a, b = map(int, groups.split("-"))
-        c, d, e = map(int, cde.split("."))
-        table[address] = _target_of(DataSet(address, (), (a, b, c, d, e)))
-    return table
-
-
-_KNOWN_ADDRESSES: Final[Mapping[str, _Target]] = _known_addresses()
+        return key, _POWER_FACTOR, None
+    unit = KEY_UNITS.get(key)
+    return key, _NUMBER_OR_TEXT if unit is None else _NUMBER, unit
 
 
 def _identifier_text(text: str) -> str:

@@ -28,9 +28,6 @@ and are decoded by :mod:`.obis_list`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .cosem import COSEM_DATETIME_SIZE, DataNotification, decode_cosem_datetime
 from .kaifa import CLOCK, SKIP, TEXT, Field, ValueListLayout, decode_value_list
 from .obis_list import is_text
@@ -48,12 +45,17 @@ from .obis_map import (
 )
 from .reading import MeterReading
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs more than this module
+    from collections.abc import Callable
+    from typing import Any
+
+    Check = Callable[[Any], bool]
+
 __all__ = ["LAYOUTS", "NAME", "decode", "layout_of"]
 
 NAME = "positional"
 _PUSH_SETUP_CDEF = bytes((25, 9, 0, 255))  # 0-b:25.9.0.255, any channel b
-
-Check = Callable[[Any], bool]
 
 
 def _uint(value: Any) -> bool:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs more than this whole module
+    from typing import Any
+
+    _Values = dict[str, Any]
+else:
+    _Values = dict
 
 
-class MeterReading(dict[str, Any]):
+class MeterReading(_Values):
     """A flat dict of decoded values, keyed by the names in :mod:`.obis_map`.
 
     Numbers are ``int`` when integral, else ``float`` (power factor always ``float``);

@@ -6,6 +6,11 @@ list 2 (all instantaneous values) every 10 s and list 3 (with the energy
 registers and the clock) on the hour, instead of list 2; Kamstrup has no power-only
 list and sends its 10 s list and its hourly list; a P1 meter sends a full readout
 every 10 s. ``speed`` makes the simulated clock (and the cadence) run faster.
+
+With an encryption key the HDLC meters encrypt every APDU (general-glo-ciphering, system
+title ``HANSIM01``, the invocation counter going up by one per message; security control
+0x30 with an authentication key, else 0x20), inside the same HDLC frames, as Danish
+Kamstrup and Austrian meters do.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import math
 import random
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .builder import build_meter_frame, build_p1_readout
+from .builder import LLC_HEADER, build_hdlc_frame, build_meter_frame, build_p1_readout
+from .hdlc import HdlcFrameReader
 from .meter_model import MeterModel
+from .security import check_key, encrypt_apdu
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +45,7 @@ INSTANT_KEYS = (
 )
 ENERGY_KEYS = tuple(f"{key}_total" for key in INSTANT_KEYS)
 P1_PHASE_KEYS = ("voltage", "current", "active_power_import")
+SYSTEM_TITLE = b"HANSIM01"
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,6 +63,8 @@ class SimulatorConfig:
     drop_after: int | None = None  # close each client after this many frames
     garbage_rate: float = 0.0  # probability of garbage bytes before a frame
     go_silent_after: int | None = None  # stop sending to a client (socket kept open)
+    encryption_key: bytes | None = field(default=None, repr=False)  # 16 bytes: encrypt
+    authentication_key: bytes | None = field(default=None, repr=False)  # 16 bytes: SC 0x30
 
     def __post_init__(self) -> None:
         if self.meter not in METERS:
@@ -69,6 +79,14 @@ class SimulatorConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.encryption_key is not None:
+            check_key(self.encryption_key)
+            if self.meter == "p1":
+                raise ValueError("encryption is simulated for the HDLC meters only")
+        if self.authentication_key is not None:
+            check_key(self.authentication_key, "authentication key")
+            if self.encryption_key is None:
+                raise ValueError("an authentication key needs an encryption key")
 
 
 @dataclass(slots=True, frozen=True)
@@ -190,7 +208,33 @@ class MeterSimulator:
         clock = when.replace(microsecond=0)  # meters send whole seconds
         if name == "list3":
             chosen["meter_datetime"] = clock
-        return SentFrame(when, name, chosen, build_meter_frame(meter, chosen, timestamp=clock))
+        data = build_meter_frame(meter, chosen, timestamp=clock)
+        if self.config.encryption_key is not None:
+            data = self._encrypt(data, step)
+        return SentFrame(when, name, chosen, data)
+
+    def _encrypt(self, frame: bytes, invocation_counter: int) -> bytes:
+        """The frame with its APDU encrypted (the message number is the counter)."""
+        key = self.config.encryption_key
+        assert key is not None
+        (plain,) = HdlcFrameReader().read(frame)
+        header = plain.header
+        assert header is not None  # the builder's own frame
+        auth_key = self.config.authentication_key
+        ciphered = encrypt_apdu(
+            plain.payload[len(LLC_HEADER) :],
+            SYSTEM_TITLE,
+            invocation_counter & 0xFFFFFFFF,
+            key,
+            auth_key,
+            0x20 if auth_key is None else 0x30,
+        )
+        return build_hdlc_frame(
+            LLC_HEADER + ciphered,
+            destination=header.destination_address,
+            source=header.source_address,
+            control=header.control,
+        )
 
     def _first_time(self) -> datetime:
         interval, _ = self.schedule()
