@@ -13,15 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
-    DOMAIN as SENSOR_DOMAIN,
-)
-from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfEnergy, UnitOfPower
+from homeassistant.const import Platform, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -50,16 +47,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, DIGITS)
 
 
-def _no_attributes(_snapshot: CapacitySnapshot) -> dict[str, Any]:
-    return {}
-
-
 @dataclass(frozen=True, kw_only=True)
 class CapacitySensorEntityDescription(SensorEntityDescription):
     """A capacity tariff sensor: its value and attributes from a snapshot."""
 
     value_fn: Callable[[CapacitySnapshot], Value]
-    attributes_fn: Callable[[CapacitySnapshot], dict[str, Any]] = _no_attributes
+    attributes_fn: Callable[[CapacitySnapshot], dict[str, Any]] = lambda _: {}
     last_reset_fn: Callable[[CapacitySnapshot], datetime] | None = None
     live: bool = True  # about the running hour: unavailable while the meter is
 
@@ -222,7 +215,7 @@ def async_setup_capacity_entities(
     for registry_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
         unique_id = registry_entry.unique_id
         if (
-            registry_entry.domain == SENSOR_DOMAIN
+            registry_entry.domain == Platform.SENSOR
             and unique_id.startswith(prefix)
             and unique_id not in wanted
         ):

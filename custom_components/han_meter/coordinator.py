@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -20,20 +18,13 @@ from homeassistant.util import dt as dt_util
 
 from .amshan import obis_map
 from .amshan.connection_manager import ConnectionManager, ConnectionState
-from .amshan.meter_connection import SmartMeterMessageProtocol
 from .amshan.reading import MeterReading
-from .amshan.serial_connection_factory import create_serial_message_connection
-from .amshan.tcp_connection_factory import create_tcp_message_connection
+from .connection_factory import async_connection_factory
 from .const import (
-    CONF_BAUDRATE,
-    CONF_BYTESIZE,
     CONF_IDENTIFIED_BY,
     CONF_METER_MANUFACTURER,
     CONF_METER_TYPE,
     CONF_MULTIPLIER,
-    CONF_PARITY,
-    CONF_STOPBITS,
-    CONF_TRANSPORT,
     CONF_WATCHDOG_TIMEOUT,
     DEFAULT_MULTIPLIER,
     DEFAULT_WATCHDOG_TIMEOUT,
@@ -41,84 +32,23 @@ from .const import (
     IDENTIFIED_BY_METER_ID,
     LOGGER,
     RAW_MESSAGE_BUFFER,
-    TRANSPORT_SERIAL,
 )
 from .decryption import DecryptionMonitor, decoder_for
+from .meter_state import (
+    DeviceIdentity,
+    HanMeterCounters,
+    MeterState,
+    ProtocolCounterTotals,
+    scale_reading,
+)
 
 type HanMeterConfigEntry = ConfigEntry[HanMeterCoordinator]
-type ConnectionFactory = Callable[
-    [], Awaitable[tuple[asyncio.BaseTransport, SmartMeterMessageProtocol]]
-]
 type ReadingListener = Callable[[MeterReading, datetime], None]
-
-# Values in these units are multiplied by the multiplier option (meters behind
-# current transformers report primary values divided by the transformer ratio).
-SCALED_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A", "Wh", "kWh", "varh", "kvarh"})
 
 # Messages waiting for the consumer; the protocol drops (and counts) beyond this.
 QUEUE_SIZE = 64
 # Queued when a connection ends: the messages after it come from a new connection.
 CONNECTION_ENDED: Final = object()
-
-
-def async_connection_factory(
-    data: Mapping[str, Any], queue: asyncio.Queue[Any]
-) -> ConnectionFactory:
-    """Return a factory that opens the connection described by config entry data."""
-
-    async def _async_connect() -> tuple[asyncio.BaseTransport, SmartMeterMessageProtocol]:
-        loop = asyncio.get_running_loop()
-        if data[CONF_TRANSPORT] == TRANSPORT_SERIAL:
-            return await create_serial_message_connection(
-                queue,
-                loop,
-                None,
-                url=data[CONF_DEVICE],
-                baudrate=data[CONF_BAUDRATE],
-                parity=data[CONF_PARITY],
-                bytesize=data[CONF_BYTESIZE],
-                stopbits=data[CONF_STOPBITS],
-            )
-        return await create_tcp_message_connection(
-            queue, loop, None, host=data[CONF_HOST], port=data[CONF_PORT]
-        )
-
-    return _async_connect
-
-
-@dataclass(slots=True)
-class MeterState:
-    """The merged state of a meter: the last value of every key it has sent.
-
-    Meters send several lists (list 1 every few seconds with power only, list 3
-    every hour with the energy registers); values persist across lists.
-    """
-
-    values: dict[str, Any] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    # When each key last arrived (UTC) and in which reading (see `readings`).
-    updated: dict[str, datetime] = field(default_factory=dict)
-    sequence: dict[str, int] = field(default_factory=dict)
-    readings: int = 0
-    last_reading: MeterReading | None = None
-
-
-@dataclass(slots=True)
-class HanMeterCounters:
-    """Counters shown in the diagnostics."""
-
-    messages: int = 0
-    decoded: int = 0
-    decode_failures: int = 0
-    foreign_meter: int = 0
-    energy_backwards: int = 0
-    connects: int = 0
-    last_message_time: datetime | None = None
-
-    @property
-    def reconnects(self) -> int:
-        """Connections made after the first one."""
-        return max(self.connects - 1, 0)
 
 
 class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
@@ -130,6 +60,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         """Initialize the coordinator."""
         super().__init__(hass, LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
         self.data = MeterState()
+        # Compared on an entry update: only an options change needs a reload.
         self.options = dict(entry.options)
         self.meter_id: str = entry.unique_id or entry.entry_id
         multiplier = float(entry.options.get(CONF_MULTIPLIER, DEFAULT_MULTIPLIER))
@@ -153,13 +84,11 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self._foreign_source = False
         self._reading_listeners: dict[int, ReadingListener] = {}
         self._last_listener_id = 0
-        self._protocol: SmartMeterMessageProtocol | None = None
-        self._protocol_totals: dict[str, int] = {}
-        self._identity: dict[str, str] = {
-            key: str(entry.data[key])
-            for key in (CONF_METER_MANUFACTURER, CONF_METER_TYPE)
-            if entry.data.get(key)
-        }
+        self._protocol_counters = ProtocolCounterTotals()
+        self._identity = DeviceIdentity(
+            manufacturer=entry.data.get(CONF_METER_MANUFACTURER) or None,
+            model=entry.data.get(CONF_METER_TYPE) or None,
+        )
         self._unsub_stop: CALLBACK_TYPE | None = None
 
     async def _async_update_data(self) -> MeterState:
@@ -257,12 +186,6 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             self.async_update_listeners()
 
     @callback
-    def _async_log_unavailable(self, reason: str) -> None:
-        if not self._unavailable_logged:
-            LOGGER.info("Meter %s is unavailable: %s", self.config_entry.title, reason)
-            self._unavailable_logged = True
-
-    @callback
     def _async_watchdog_expired(self) -> None:
         """Mark the meter unavailable when no reading arrived in time."""
         self._watchdog = None
@@ -272,7 +195,13 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             return
         if self.available:
             self._receiving = False
-            self._async_log_unavailable(f"no readings for {self.watchdog_timeout:g} s")
+            if not self._unavailable_logged:
+                LOGGER.info(
+                    "Meter %s is unavailable: no readings for %g s",
+                    self.config_entry.title,
+                    self.watchdog_timeout,
+                )
+                self._unavailable_logged = True
             self.async_update_listeners()
 
     @callback
@@ -324,8 +253,8 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         if not self._async_is_own_meter(reading):
             return
         self.counters.decoded += 1
-        scaled = self._scale(reading)
-        self._merge(scaled, now)
+        scaled = scale_reading(reading, self.multiplier)
+        self.data.merge(scaled, now)
         self._async_update_device(scaled)
         if self._connected:
             self._async_mark_receiving()
@@ -354,54 +283,18 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             return False
         return True
 
-    def _scale(self, reading: MeterReading) -> MeterReading:
-        """Apply the multiplier to power, current and energy values."""
-        scaled = MeterReading()
-        for key, value in reading.items():
-            unit = reading.units.get(key) or obis_map.KEY_UNITS.get(key)
-            if unit is not None:
-                scaled.units[key] = unit
-            if (
-                self.multiplier != 1
-                and unit in SCALED_UNITS
-                and isinstance(value, int | float)
-                and not isinstance(value, bool)
-            ):
-                scaled[key] = value * self.multiplier
-            else:
-                scaled[key] = value
-        return scaled
-
-    def _merge(self, reading: MeterReading, now: datetime) -> None:
-        state = self.data
-        state.readings += 1
-        state.last_reading = reading
-        for key, value in reading.items():
-            if value is None:
-                continue
-            state.values[key] = value
-            if (unit := reading.units.get(key)) is not None:
-                state.units[key] = unit
-            state.updated[key] = now
-            state.sequence[key] = state.readings
-
     @callback
     def _async_update_device(self, reading: MeterReading) -> None:
         """Update the device registry when the meter reveals its identity."""
-        changed = False
-        for key in (obis_map.METER_MANUFACTURER, obis_map.METER_TYPE, obis_map.LIST_VER_ID):
-            if (value := reading.get(key)) is not None and self._identity.get(key) != str(value):
-                self._identity[key] = str(value)
-                changed = True
-        if not changed:
+        if not self._identity.update(reading):
             return
         device_registry = dr.async_get(self.hass)
         if device := device_registry.async_get_device(identifiers={(DOMAIN, self.meter_id)}):
             device_registry.async_update_device(
                 device.id,
-                manufacturer=self._identity.get(obis_map.METER_MANUFACTURER),
-                model=self._identity.get(obis_map.METER_TYPE),
-                sw_version=self._identity.get(obis_map.LIST_VER_ID),
+                manufacturer=self._identity.manufacturer,
+                model=self._identity.model,
+                sw_version=self._identity.sw_version,
             )
 
     @property
@@ -410,10 +303,10 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         return DeviceInfo(
             identifiers={(DOMAIN, self.meter_id)},
             name=self.config_entry.title,
-            manufacturer=self._identity.get(obis_map.METER_MANUFACTURER),
-            model=self._identity.get(obis_map.METER_TYPE),
+            manufacturer=self._identity.manufacturer,
+            model=self._identity.model,
             serial_number=self.meter_id,
-            sw_version=self._identity.get(obis_map.LIST_VER_ID),
+            sw_version=self._identity.sw_version,
         )
 
     # Hooks for other parts of the integration
@@ -439,32 +332,11 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
 
     @callback
     def _async_sync_protocol(self) -> None:
-        """Add the counters of a finished connection to the running totals."""
-        current = self.manager.protocol if self.manager is not None else None
-        if current is self._protocol:
-            return
-        if self._protocol is not None:
-            for name, value in _int_fields(self._protocol.counters).items():
-                self._protocol_totals[name] = self._protocol_totals.get(name, 0) + value
-        self._protocol = current
+        """Follow the connection manager's current protocol for the counter totals."""
+        self._protocol_counters.follow(self.manager.protocol if self.manager else None)
 
     @callback
     def async_protocol_counters(self) -> dict[str, int]:
         """Frame counters of every connection so far (invalid frames, bytes, ...)."""
         self._async_sync_protocol()
-        totals = dict(self._protocol_totals)
-        if self._protocol is not None:
-            for name, value in _int_fields(self._protocol.counters).items():
-                totals[name] = totals.get(name, 0) + value
-        return totals
-
-
-def _int_fields(counters: Any) -> dict[str, int]:
-    """The integer fields of a counters dataclass."""
-    if not dataclasses.is_dataclass(counters) or isinstance(counters, type):
-        return {}
-    return {
-        f.name: value
-        for f in dataclasses.fields(counters)
-        if isinstance(value := getattr(counters, f.name), int) and not isinstance(value, bool)
-    }
+        return self._protocol_counters.totals()

@@ -22,6 +22,7 @@ from serial.tools import list_ports
 from . import const
 from .amshan import obis_map
 from .amshan.dlde import DataReadout
+from .connection_factory import async_connection_factory
 from .const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
@@ -33,7 +34,6 @@ from .const import (
     LOGGER,
     TRANSPORT_SERIAL,
 )
-from .coordinator import async_connection_factory
 from .decryption import KeyErrorWatch, decoder_for
 
 SERIAL_BY_ID = Path("/dev/serial/by-id")

@@ -170,6 +170,19 @@ EXPECTED: dict[bytes, MeterReading | None] = {
     frame: expected_reading(frame) for frame in (*HDLC_FRAMES, *P1_TELEGRAMS)
 }
 
+
+def _manufacturer(raw: bytes) -> str:
+    reading = EXPECTED[raw]
+    return str((reading or {}).get("meter_manufacturer", "Aidon" if raw[:1] == b"~" else "p1"))
+
+
+# The captures of each manufacturer: what one meter's stream can hold. (Frames of
+# different meters through one decoder: see test_known_bugs.py.)
+BY_MANUFACTURER: dict[str, list[bytes]] = {}
+for _capture in (*HDLC_FRAMES, *P1_TELEGRAMS):
+    BY_MANUFACTURER.setdefault(_manufacturer(_capture), []).append(_capture)
+
+
 # Physical ranges a published value must respect, by unit (independent of the library's
 # own table on purpose).
 LIMITS: dict[str, tuple[float, float]] = {

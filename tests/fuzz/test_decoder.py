@@ -25,12 +25,12 @@ from custom_components.han_meter.amshan.hdlc import HdlcFrameReader
 from custom_components.han_meter.amshan.obis_map import KEY_UNITS, OBIS_KEYS, POWER_FACTOR_KEYS
 
 from .common import (
+    BY_MANUFACTURER,
     CONTENTS,
     ENCRYPTED,
     EXPECTED,
     HDLC_FRAMES,
     LIMITS,
-    P1_TELEGRAMS,
     describe,
     flip_bits,
     fuzz_settings,
@@ -353,18 +353,6 @@ def test_remembered_layouts_match_full_parse(frames: list[bytes]) -> None:
         assert not plausibility_errors(warm)
         values += len(warm)
     record("AutoDecoder layout memory vs full parse", valid=len(frames), values=values)
-
-
-def _manufacturer(raw: bytes) -> str:
-    reading = EXPECTED[raw]
-    return str((reading or {}).get("meter_manufacturer", "Aidon" if raw[:1] == b"~" else "p1"))
-
-
-# The captures of each manufacturer: what one meter's stream can hold. (Frames of
-# different meters through one decoder: see test_known_bugs.py.)
-BY_MANUFACTURER: dict[str, list[bytes]] = {}
-for _raw in (*HDLC_FRAMES, *P1_TELEGRAMS):
-    BY_MANUFACTURER.setdefault(_manufacturer(_raw), []).append(_raw)
 
 
 @st.composite

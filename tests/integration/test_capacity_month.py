@@ -10,8 +10,8 @@ energies are differences of consecutive list-3 registers, the running hour comes
 from the simulator's model, and the headroom is found by bisection on a plain
 basis calculation, not with the integration's code.
 
-By default the run covers 28 October to 1 November (about 36 000 frames). Set
-HAN_CAPACITY_MONTH=1 to run all of October instead (about 270 000 frames).
+By default the run covers 30 October 00:00 to 1 November 03:30 (18 541 frames).
+Set HAN_CAPACITY_MONTH=1 to start on 1 October instead (269 101 frames).
 """
 
 from __future__ import annotations
@@ -110,13 +110,13 @@ def local_midnight(day: date) -> datetime:
 def expected_from(stream: list[tuple[datetime, dict[str, Any]]], model: Any) -> Expected:
     """The sensor values after the last reading of the stream (times in UTC)."""
     registers = {
-        t: values["active_power_import_total"] / 1000
+        t: values["active_power_import_total"]  # Wh, whole numbers: equal hours tie exactly
         for t, values in stream
         if "active_power_import_total" in values
     }
     assert all(t.minute == t.second == 0 for t in registers)  # list 3 is sent on the hour
     hours = {
-        t0: r1 - r0
+        t0: (r1 - r0) / 1000
         for (t0, r0), (t1, r1) in pairwise(sorted(registers.items()))
         if t1 - t0 == timedelta(hours=1)
     }
@@ -149,8 +149,8 @@ def expected_from(stream: list[tuple[datetime, dict[str, Any]]], model: Any) -> 
     previous_peaks = top_days(hours, (before.year, before.month))
     return Expected(
         hour=used,
-        today=registers[hour_start] - registers[local_midnight(local.date())] + used,
-        month=registers[hour_start] - registers[month_start] + used,
+        today=(registers[hour_start] - registers[local_midnight(local.date())]) / 1000 + used,
+        month=(registers[hour_start] - registers[month_start]) / 1000 + used,
         power=power,
         projected=used + power * left_hours,
         peaks=peaks,

@@ -168,7 +168,7 @@ async def test_encrypted_meter_end_to_end(
         assert issue.translation_key == "decryption_failed"
         assert issue.translation_placeholders == {"title": entry.title}
         assert coordinator.decryption.last_key_error == "wrong_key"
-        assert not coordinator.available or coordinator.counters.decode_failures >= 5
+        assert coordinator.decryption.consecutive_failures >= 5
 
         flow = await start_fix_flow(hass, issue_id)
         assert flow["description_placeholders"] == {"title": entry.title}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from datetime import datetime
-from typing import Any
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -15,7 +14,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.han_meter.amshan.builder import build_hdlc_frame
 from custom_components.han_meter.amshan.reading import MeterReading
 from custom_components.han_meter.const import CONF_WATCHDOG_TIMEOUT
-from custom_components.han_meter.coordinator import _int_fields
 
 from .conftest import (
     AIDON_LIST1,
@@ -149,15 +147,3 @@ async def test_start_twice_is_harmless(
     coordinator.async_start()
     assert coordinator.manager is manager
     assert await coordinator._async_update_data() is coordinator.data
-
-
-def test_int_fields() -> None:
-    """Counters are read from dataclass instances only."""
-    assert _int_fields(object()) == {}
-    assert _int_fields(MeterReading) == {}
-
-    class NotADataclass:
-        messages = 1
-
-    value: Any = NotADataclass()
-    assert _int_fields(value) == {}

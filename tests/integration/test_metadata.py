@@ -12,7 +12,7 @@ import yaml
 
 from custom_components.han_meter import config_flow, options_flow, validation
 from custom_components.han_meter.const import DOMAIN
-from custom_components.han_meter.sensor import SENSORS
+from custom_components.han_meter.sensor_descriptions import SENSORS
 
 ROOT = Path(__file__).parents[2]
 INTEGRATION = ROOT / "custom_components" / DOMAIN

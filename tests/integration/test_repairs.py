@@ -18,6 +18,11 @@ from custom_components.han_meter import decryption
 from custom_components.han_meter.amshan.builder import build_hdlc_frame
 from custom_components.han_meter.amshan.hdlc import HdlcFrameReader
 from custom_components.han_meter.const import DOMAIN
+from custom_components.han_meter.coordinator import (
+    CONNECTION_ENDED,
+    QUEUE_SIZE,
+    HanMeterCoordinator,
+)
 from custom_components.han_meter.decryption import (
     ISSUE_DECRYPTION_FAILED,
     KEY_ERRORS,
@@ -249,7 +254,7 @@ def test_key_helpers() -> None:
     assert key_error_in_messages(GOOD[:1] + PLAIN[:1], keys_data(NEW_KEY)) is None
 
 
-@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
 async def test_reconnect_forgets_half_messages(
     hass: HomeAssistant, meter_server: FrameServer, key: bytes | None
 ) -> None:
@@ -289,3 +294,16 @@ def test_strings_cover_the_key_errors() -> None:
     assert set(fix_flow["error"]) == {"invalid_key", "wrong_key", "wrong_authentication_key"}
     assert set(fix_flow["abort"]) == {"entry_removed"}
     assert "{title}" in issue["title"]
+
+
+async def test_connection_end_marker_on_a_full_queue(hass: HomeAssistant) -> None:
+    """The end-of-connection marker makes room in a full queue (the oldest goes)."""
+    entry = encrypted_entry(3001, **keys_data(KEY))
+    entry.add_to_hass(hass)
+    coordinator = HanMeterCoordinator(hass, entry)
+    queue = coordinator._queue
+    for number in range(QUEUE_SIZE):
+        queue.put_nowait(number)
+    coordinator._async_queue_connection_end()
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert items == [*range(1, QUEUE_SIZE), CONNECTION_ENDED]

@@ -34,7 +34,7 @@ from custom_components.han_meter.const import (
     DOMAIN,
     IDENTIFIED_BY_P1_IDENT,
 )
-from custom_components.han_meter.sensor import (
+from custom_components.han_meter.sensor_descriptions import (
     SENSORS,
     _as_is,
     _as_timestamp,
@@ -66,10 +66,12 @@ ENERGY_IMPORT = "sensor.aidon_6525_energy_import"
 
 
 def _sensor_states(hass: HomeAssistant, prefix: str) -> dict[str, str]:
+    """States of the meter's values (the capacity sensors are in test_capacity.py)."""
     return {
         state.entity_id: state.state
         for state in hass.states.async_all("sensor")
         if state.entity_id.startswith(prefix)
+        and "-capacity_" not in er.async_get(hass).async_get(state.entity_id).unique_id
     }
 
 

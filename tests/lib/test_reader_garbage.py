@@ -107,12 +107,12 @@ def counting(function: Callable[..., Any], counter: list[int]) -> Callable[..., 
 
 def hdlc_work(monkeypatch: pytest.MonkeyPatch, data: bytes, size: int) -> float:
     """Bytes searched, bit-reversed and checksummed per input byte."""
-    pattern = CountingPattern(hdlc._FRAME_START)
+    reader = HdlcFrameReader()
+    pattern = CountingPattern(reader._frame_start)
     checked = [0]
-    monkeypatch.setattr(hdlc, "_FRAME_START", pattern)
+    monkeypatch.setattr(reader, "_frame_start", pattern)
     monkeypatch.setattr(hdlc, "crc_hqx", counting(crc_hqx, checked))
     monkeypatch.setattr(hdlc, "bit_reversed", counting(bit_reversed, checked))
-    reader = HdlcFrameReader()
     for chunk in chunks_of(data, size):
         reader.read(chunk)
     monkeypatch.undo()

@@ -24,7 +24,7 @@ _ARC_PERIOD = 32767  # x^32767 = 1 modulo the ARC polynomial
 # value of fewer than 2k - 15 bits, split as high * x^k + low, becomes high * (x^j1 + x^j2
 # + x^j3) + low, of at most k bits. From the period down, each k is the smallest with
 # such a 3-term remainder (none has fewer terms) that still halves the value; after the
-# last one the value has at most 43 bits. tests/lib/test_crc.py checks every remainder.
+# last one the value has at most 29 bits. tests/lib/test_crc.py checks every remainder.
 ARC_FOLDS = (
     (16391, 0, 1, 8),
     (9029, 0, 6, 8),
@@ -38,6 +38,7 @@ ARC_FOLDS = (
     (127, 0, 1, 7),
     (71, 0, 1, 11),
     (43, 0, 1, 13),
+    (29, 0, 1, 14),
 )
 _ARC_FOLD_STEPS = tuple((k, (1 << k) - 1, *terms) for k, *terms in ARC_FOLDS)
 
@@ -98,7 +99,8 @@ def crc16_arc(data: bytes | bytearray | memoryview) -> int:
         high = value >> split
         if high:
             value = (value & low_mask) ^ (high << first) ^ (high << second) ^ (high << third)
-    crc = 0
-    for byte in (value >> 16).to_bytes(4, "big"):
-        crc = ((crc << 8) & 0xFFFF) ^ _ARC_BYTE[(crc >> 8) ^ byte]
-    return _reverse16(crc ^ (value & 0xFFFF))
+    # The 13 bits above the low 16 are reduced with the byte table, in two steps.
+    high = value >> 16
+    crc = _ARC_BYTE[high >> 8]
+    crc = ((crc << 8) & 0xFFFF) ^ _ARC_BYTE[(crc >> 8) ^ (high & 0xFF)] ^ (value & 0xFFFF)
+    return _reverse16(crc)

@@ -6,11 +6,14 @@ delimited by the length in its frame format field, never by searching for a flag
 
 from __future__ import annotations
 
-import re
 from binascii import crc_hqx
 
 from .crc import X25_GOOD_RESIDUE_BIT_REVERSED, bit_reversed
 from .record import Record, set_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 FLAG = 0x7E
 FRAME_FORMAT_TYPE_3 = 0xA
@@ -21,8 +24,8 @@ _MAX_HEADER_WITH_HCS = 13  # format (2) + two 4-byte addresses + control + HCS (
 
 # A frame can only start at a flag followed by a type-3 format byte (0xA0..0xAF): the
 # regex engine skips everything else (noise, idle flags) in C.
-_FRAME_START = re.compile(rb"\x7e[\xa0-\xaf]")
-_ESCAPED_BYTE = re.compile(rb"\x7d[\x00-\xff]")
+_FRAME_START = rb"\x7e[\xa0-\xaf]"
+_ESCAPED_BYTE = rb"\x7d[\x00-\xff]"
 _ABORT = b"\x7d\x7e"
 _MAX_CACHED_HEADERS = 16
 
@@ -98,6 +101,15 @@ class HdlcFrame(Record):
         )
 
 
+def _compile(pattern: bytes) -> re.Pattern[bytes]:
+    """``pattern`` compiled, for a reader: ``re`` is imported with the first reader, not
+    with this module, as importing it costs more than the whole library (benchmark T5).
+    """
+    import re
+
+    return re.compile(pattern)  # compiled once: re keeps a cache
+
+
 def _long_address_end(buffer: bytes, start: int, limit: int) -> int:
     """Index after the 2- or 4-byte address at ``start`` (ends at a byte with LSB 1), or -1."""
     if start + 1 < limit and buffer[start + 1] & 1:
@@ -120,6 +132,8 @@ class HdlcFrameReader:
         "_aborts_in_data",
         "_buffer",
         "_escape_pending",
+        "_escaped_byte",
+        "_frame_start",
         "_headers",
         "_returned_end",
         "_use_abort_sequence",
@@ -138,6 +152,8 @@ class HdlcFrameReader:
         self._returned_end = 0  # buffer bytes before this were returned in a frame
         self._escape_pending = False  # a trailing 0x7D waits for the next chunk
         self._headers: dict[bytes, HdlcFrameHeader] = {}
+        self._frame_start = _compile(_FRAME_START)
+        self._escaped_byte = _compile(_ESCAPED_BYTE)
         self.discarded_bytes = 0  # bytes dropped that were neither flags nor in a frame
 
     @property
@@ -176,7 +192,7 @@ class HdlcFrameReader:
         pieces: list[tuple[bytes, bool]] = []
         unstuffed = bytearray()
         start = 0
-        for match in _ESCAPED_BYTE.finditer(data):
+        for match in self._escaped_byte.finditer(data):
             index = match.start()
             unstuffed += data[start:index]
             escaped = data[index + 1]
@@ -234,9 +250,10 @@ class HdlcFrameReader:
         frames: list[HdlcFrame] = []
         returned_end = self._returned_end
         aborts_in_data = self._aborts_in_data
+        frame_start = self._frame_start
         pos = 0
         while True:
-            match = _FRAME_START.search(view, pos)
+            match = frame_start.search(view, pos)
             if match is None:
                 # Keep a final flag: the next chunk may start with a format byte.
                 keep = size - 1 if size > pos and view[-1] == FLAG else size

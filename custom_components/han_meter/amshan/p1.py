@@ -62,7 +62,7 @@ _UNITS = {
 }
 _TIMESTAMP_LENGTH = 12
 _MAX_PLANS = 256  # addresses remembered per decoder; a meter writes 20 to 40
-_MAX_STAMPS = 64
+_MAX_REMEMBERED = 64  # identifiers and timestamps remembered per decoder
 
 # How a data set's value becomes a reading value.
 _NUMBER = 0  # a number in its key's unit
@@ -97,12 +97,14 @@ class P1Decoder:
     and scaling are worked out once (per unit written) and looked up after that.
     """
 
-    __slots__ = ("_plans", "_stamps")
+    __slots__ = ("_identifiers", "_plans", "_stamps")
 
     def __init__(self) -> None:
         self._plans: dict[str, _Plan] = {}
-        # Whether a text is a timestamp, for (timestamp)(value) lines: theirs changes only
-        # when the value is taken again (gas every 5 minutes or hour, peaks monthly).
+        # Texts that rarely change are looked up too: identifiers, and the timestamps of
+        # (timestamp)(value) lines, which change when the value is next taken (gas meters
+        # every 5 minutes or hour, peaks monthly). Only their validity is needed.
+        self._identifiers: dict[str, str] = {}
         self._stamps: dict[str, bool] = {}
 
     def decode_telegram(self, telegram: bytes) -> MeterReading | None:
@@ -113,38 +115,34 @@ class P1Decoder:
                 return self.decode(readout)
         return None
 
-    def _learn_stamp(self, text: str) -> bool:
-        if len(self._stamps) >= _MAX_STAMPS:
-            self._stamps.clear()
-        is_stamp = self._stamps[text] = parse_timestamp(text) is not None
-        return is_stamp
-
     def decode(self, readout: DataReadout) -> MeterReading | None:
         """The reading of one readout's data sets; None when it holds no value."""
         reading = MeterReading()
         units = reading.units
         plans = self._plans
         stamps = self._stamps
+        identifiers = self._identifiers
         for address, values in readout.data_lines():
+            value = values
             if ")(" in values:  # more than one value
-                parts = values.split(")(")
-                if len(parts) != 2:
-                    continue
-                stamp, values = parts  # (timestamp)(value): a value and when it was taken
+                stamp, _, value = values.partition(")(")
+                if ")(" in value:
+                    continue  # logs and histories
+                # (timestamp)(value): a value and when it was taken
                 stamp = stamp.partition("*")[0]
                 is_stamp = stamps.get(stamp)
                 if is_stamp is None:
-                    is_stamp = self._learn_stamp(stamp)
+                    is_stamp = _remember(stamps, stamp, parse_timestamp(stamp) is not None)
                 if not is_stamp:
                     continue
-            text, _, unit = values.partition("*")
+            text, _, written_unit = value.partition("*")
             if not text:
                 continue
             plan = plans.get(address)
-            if plan is None or plan[0] != unit:
+            if plan is None or plan[0] != written_unit:
                 if len(plans) >= _MAX_PLANS:
                     plans.clear()
-                plan = plans[address] = _plan(address, unit)
+                plan = plans[address] = _plan(address, written_unit)
             _, key, kind, unit, exponent = plan
             if kind <= _POWER_FACTOR:
                 whole, _, fraction = text.partition(".")
@@ -175,7 +173,9 @@ class P1Decoder:
                 if timestamp is not None:
                     reading[key] = timestamp
             elif kind == _IDENTIFIER:
-                reading[key] = _identifier_text(text)
+                reading[key] = identifiers.get(text) or _remember(
+                    identifiers, text, _identifier_text(text)
+                )
             else:
                 reading[key] = text
         if not reading:
@@ -184,6 +184,14 @@ class P1Decoder:
         if identification is not None and identification.manufacturer_id:
             reading[METER_MANUFACTURER] = identification.manufacturer_id
         return reading
+
+
+def _remember[T](cache: dict[str, T], text: str, value: T) -> T:
+    """``value``, remembered as that of ``text`` (in a cache bounded in size)."""
+    if len(cache) >= _MAX_REMEMBERED:
+        cache.clear()
+    cache[text] = value
+    return value
 
 
 def parse_timestamp(text: str) -> datetime | None:
