@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -35,6 +36,7 @@ import struct
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -93,7 +95,7 @@ class _Meter:
         self.lists: Counter[str] = Counter()
         self.garbage_bytes = 0
         self.stalls = 0
-        self.expected: list[int] = []  # active power of every message sent, in order
+        self.expected = array("d")  # active power of every message sent, in order
 
     def accept(self) -> None:
         """Take the next connection (a silent one stays open until the client gives up)."""
@@ -128,7 +130,7 @@ class _Meter:
         self.sent += 1
         (message,) = self.reader.read(frame.data)
         reading = self.reference.decode_message(message)
-        self.expected.append(int((reading or {}).get("active_power_import", -1)))
+        self.expected.append(float((reading or {}).get("active_power_import", -1)))
         return 1
 
     def reconnect_after(self, index: int, fault: str) -> int:
@@ -181,6 +183,13 @@ class _Meter:
         self.clock.value = total
         self.wait_in_flight(0)
         duration = time.monotonic() - start
+        # Then a while at a meter-like pace, for the event-loop lag of normal operation.
+        paced = round(self.args.paced_seconds * self.args.paced_rate)
+        for offset in range(paced):
+            time.sleep(1 / self.args.paced_rate)
+            self.clock.value = total + offset
+            self.send(total + offset)
+        self.wait_in_flight(0)
         if self.sock is not None:
             self.sock.close()
         self.listener.close()
@@ -195,7 +204,8 @@ class _Meter:
             "garbage_bytes": self.garbage_bytes,
             "stalls": self.stalls,
             "seconds": duration,
-            "expected": self.expected,
+            "paced_messages": paced,
+            "expected": self.expected.tobytes(),
         }
 
 
@@ -228,13 +238,15 @@ class _LogCounter(logging.Handler):
             self.messages[f"{record.levelname} {record.name}: {record.getMessage()[:90]}"] += 1
 
 
-async def _lag_ticker(samples: list[float]) -> None:
+async def _lag_ticker(
+    samples: list[float], paced: list[float], clock: Any, paced_from: int
+) -> None:
     loop = asyncio.get_running_loop()
     due = loop.time() + LAG_TICK
     while True:
         await asyncio.sleep(max(0.0, due - loop.time()))
         now = loop.time()
-        samples.append(now - due)
+        (paced if clock.value >= paced_from else samples).append(now - due)
         due = now + LAG_TICK
 
 
@@ -302,13 +314,14 @@ async def _soak(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("custom_components.han_meter").setLevel(logging.INFO)
 
     lag: list[float] = []
+    paced_lag: list[float] = []
     rss_by_day: dict[int, float] = {}
-    published: list[float] = []
+    published = array("d")
     energy: list[float] = []
     writes: Counter[str] = Counter()
     decoded = 0
-    decoded_powers: list[float] = []
-    early: list[bool] = []  # decoded before the connection was reported up
+    decoded_powers = array("d")
+    early = array("b")  # decoded before the connection was reported up
 
     with tempfile.TemporaryDirectory() as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
@@ -377,16 +390,20 @@ async def _soak(args: argparse.Namespace) -> dict[str, Any]:
             for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
                 hass.bus.async_listen(event_type, _written, event_filter=_filter)
             tasks = [
-                asyncio.create_task(_lag_ticker(lag)),
+                asyncio.create_task(
+                    _lag_ticker(lag, paced_lag, clock, round(args.days * 86400 / INTERVAL))
+                ),
                 asyncio.create_task(_rss_sampler(clock, rss_by_day)),
             ]
             rss_start = _rss_mib()
+            types_start = _type_counts()
             wall_start = time.monotonic()
             loop = asyncio.get_running_loop()
             message = await loop.run_in_executor(None, parent_pipe.recv)
             wall = time.monotonic() - wall_start
             await hass.async_block_till_done()
             rss_end = _rss_mib()
+            types_end = _type_counts()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -409,17 +426,16 @@ async def _soak(args: argparse.Namespace) -> dict[str, Any]:
     if message[0] != "done":
         raise RuntimeError(f"the meter process failed: {message[1]}")
     meter = message[1]
-    expected = meter.pop("expected")
+    expected = array("d")
+    expected.frombytes(meter.pop("expected"))
     unshown, matched = _not_shown(decoded_powers, published)
     return {
         "meter": meter,
         "home_assistant": counters,
         "decoded_readings": decoded,
         "published_power_values": len(published),
-        "decoded_match_sent": decoded_powers == [float(value) for value in expected],
-        "first_decoded_mismatch": _first_mismatch(
-            [float(value) for value in expected], decoded_powers
-        ),
+        "decoded_match_sent": decoded_powers == expected,
+        "first_decoded_mismatch": _first_mismatch(expected, decoded_powers),
         "published_in_order_of_decoded": matched,
         "decoded_not_shown": len(unshown),
         "decoded_early": sum(early),
@@ -432,13 +448,26 @@ async def _soak(args: argparse.Namespace) -> dict[str, Any]:
             "by_day": {day: round(value, 1) for day, value in sorted(rss_by_day.items())},
         },
         "loop_lag_ms": _percentiles(lag),
+        "paced_loop_lag_ms": _percentiles(paced_lag),
+        "object_growth": _growth(types_start, types_end),
         "log_lines_by_day": {day: dict(levels) for day, levels in sorted(counter.by_day.items())},
         "log_messages": dict(counter.messages.most_common(12)),
         "wall_seconds": round(wall, 1),
     }
 
 
-def _not_shown(decoded: list[float], published: list[float]) -> tuple[list[int], bool]:
+def _type_counts() -> Counter[str]:
+    gc.collect()
+    return Counter(type(item).__qualname__ for item in gc.get_objects())
+
+
+def _growth(start: Counter[str], end: Counter[str]) -> dict[str, int]:
+    """Object types whose count grew most (gc-tracked objects only)."""
+    grown = {name: end[name] - start[name] for name in end if end[name] > start[name]}
+    return dict(sorted(grown.items(), key=lambda item: -item[1])[:10])
+
+
+def _not_shown(decoded: array[float], published: array[float]) -> tuple[list[int], bool]:
     """Decoded readings missing from the published ones, and whether the published ones
     are the decoded ones in order (a subsequence)."""
     missing: list[int] = []
@@ -495,7 +524,10 @@ def _report(args: argparse.Namespace, result: dict[str, Any], write: Callable[[s
         f"{meter['sent'] / max(meter['seconds'], 1e-9):.0f} messages/s, "
         f"simulated time x{simulated / max(meter['seconds'], 1e-9):.0f}"
     )
-    write(f"  messages generated     {meter['generated']}  (lists: {meter['lists']})")
+    write(
+        f"  messages generated     {meter['generated']} + {meter['paced_messages']} paced "
+        f"(lists: {meter['lists']})"
+    )
     write(f"  sent whole             {meter['sent']}")
     write(f"  cut by a fault         {meter['destroyed_by_faults']}")
     write(
@@ -525,11 +557,18 @@ def _report(args: argparse.Namespace, result: dict[str, Any], write: Callable[[s
     write(f"  reconnects             {ha['reconnects']}  manager {ha['manager']}")
     write(f"  protocol               {ha['protocol']}")
     rss = result["rss_mib"]
+    by_day = rss["by_day"]
     write(
         f"  RSS                    start {rss['start']} MiB, end {rss['end']} MiB, "
-        f"growth {rss['end'] - rss['start']:+.1f} MiB; by day {rss['by_day']}"
+        f"growth {rss['end'] - rss['start']:+.1f} MiB (after day 1: "
+        f"{rss['end'] - by_day.get(1, rss['start']):+.1f} MiB); highest by day {by_day}"
     )
-    write(f"  event-loop lag (ms)    {result['loop_lag_ms']}")
+    write(f"  event-loop lag (ms)    flat out: {result['loop_lag_ms']}")
+    write(
+        f"                         then {meter['paced_messages']} messages at "
+        f"{args.paced_rate:g}/s: {result['paced_loop_lag_ms']}"
+    )
+    write(f"  objects that grew      {result['object_growth']}")
     write(f"  log lines by day       {result['log_lines_by_day']}")
     for text, count in result["log_messages"].items():
         write(f"    {count:6d} x {text}")
@@ -557,7 +596,11 @@ def main() -> int:
     parser.add_argument(
         "--fault-hours", type=float, default=3.0, help="simulated hours between faults"
     )
-    parser.add_argument("--window", type=int, default=32, help="messages in flight at most")
+    parser.add_argument("--window", type=int, default=8, help="messages in flight at most")
+    parser.add_argument(
+        "--paced-seconds", type=float, default=30.0, help="then this long at a meter-like pace"
+    )
+    parser.add_argument("--paced-rate", type=float, default=4.0, help="messages/s of that pace")
     parser.add_argument("--watchdog", type=float, default=2.0, help="watchdog option, seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results here")

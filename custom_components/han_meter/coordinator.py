@@ -82,6 +82,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self._unavailable_logged = False
         self._foreign_logged = False
         self._foreign_source = False
+        self._handler_error_logged = False
         self._reading_listeners: dict[int, ReadingListener] = {}
         self._last_listener_id = 0
         self._protocol_counters = ProtocolCounterTotals()
@@ -220,13 +221,27 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
     # Messages
 
     async def _async_consume(self) -> None:
-        """Decode the messages the connection puts on the queue."""
+        """Decode the messages the connection puts on the queue.
+
+        An unexpected error while handling one message is logged (once), counted and
+        skipped: one bad message must never stop all updates.
+        """
         while True:
             message = await self._queue.get()
-            if message is CONNECTION_ENDED:
-                self.decoder.unwrapper.reset()  # forget a half-received message
-                continue
-            self.async_handle_message(message)
+            try:
+                if message is CONNECTION_ENDED:
+                    self.decoder.unwrapper.reset()  # forget a half-received message
+                    continue
+                self.async_handle_message(message)
+            except Exception:  # the consumer must survive any message
+                self.counters.handler_errors += 1
+                if not self._handler_error_logged:
+                    self._handler_error_logged = True
+                    LOGGER.exception(
+                        "Error while handling a message from %s; skipping it "
+                        "(further errors are counted in the diagnostics)",
+                        self.config_entry.title,
+                    )
 
     @callback
     def _async_queue_connection_end(self) -> None:

@@ -54,6 +54,7 @@ async def async_get_config_entry_diagnostics(
             "messages": counters.messages,
             "decoded": counters.decoded,
             "decode_failures": counters.decode_failures,
+            "handler_errors": counters.handler_errors,
             "foreign_meter": counters.foreign_meter,
             "energy_backwards": counters.energy_backwards,
             "connects": counters.connects,

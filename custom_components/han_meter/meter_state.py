@@ -53,6 +53,7 @@ class HanMeterCounters:
     messages: int = 0
     decoded: int = 0
     decode_failures: int = 0
+    handler_errors: int = 0  # messages whose handling raised (logged once, then skipped)
     foreign_meter: int = 0
     energy_backwards: int = 0
     connects: int = 0

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import serial
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_PORT
@@ -160,7 +161,9 @@ def valid_port(port: Any) -> int | None:
 def check_serial_path(path: str) -> str | None:
     """Return the form error for a path that cannot be a serial port, else None."""
     if path.startswith(SERIAL_URL_SCHEMES):
-        return None
+        return (
+            None if len(path) <= MAX_PATH_LENGTH and _valid_serial_url(path) else "no_such_device"
+        )
     if not path or len(path) > MAX_PATH_LENGTH or "://" in path:
         return "no_such_device"
     try:
@@ -174,6 +177,17 @@ def check_serial_path(path: str) -> str | None:
     if not os.access(path, os.R_OK | os.W_OK):
         return "permission_denied"
     return None
+
+
+def _valid_serial_url(url: str) -> bool:
+    """True when a socket:// or rfc2217:// URL names a valid host and port (1..65535)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number or above 65535
+    except ValueError:
+        return False
+    host = parts.hostname
+    return host is not None and valid_host(host) and valid_port(port) is not None
 
 
 def list_serial_ports() -> dict[str, str]:

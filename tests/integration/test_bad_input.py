@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
@@ -69,9 +71,24 @@ def clean_log(caplog: pytest.LogCaptureFixture) -> Generator[None]:
 
 
 @pytest.fixture
-def local_addresses(socket_enabled: None) -> None:
-    """Let connections to the local addresses tried here through (all stay on the machine)."""
+def local_addresses(socket_enabled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let connections to the local addresses tried here through (all stay on the machine).
+
+    Names other than localhost do not resolve (no DNS query leaves the machine).
+    """
     pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "0.0.0.0", "255.255.255.255"])
+    resolve = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name != "localhost":
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 def assert_form_error(
@@ -324,14 +341,7 @@ async def _manual(hass: HomeAssistant, line_settings: str = "p1") -> FlowResult:
         pytest.param("loop://", id="pyserial_loop"),
         pytest.param("socket://;rm -rf /", id="socket_url_shell"),
         pytest.param("socket://127.0.0.1", id="socket_url_no_port"),
-        pytest.param(
-            "socket://127.0.0.1:70000",
-            id="socket_url_port_70000",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: gives the 'unknown' error; socket:// URLs are not checked",
-            ),
-        ),
+        pytest.param("socket://127.0.0.1:70000", id="socket_url_port_70000"),
         pytest.param("socket://127.0.0.1:0", id="socket_url_port_0"),
         pytest.param("socket://[::1]:1", id="socket_url_ipv6"),
         pytest.param("rfc2217://127.0.0.1:99999", id="rfc2217_bad_port"),

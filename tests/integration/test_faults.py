@@ -580,11 +580,6 @@ def _lying_frame(value: bytes) -> bytes:
     return build_hdlc_frame(build_data_notification(b"\x01\x01" + element))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a text under a numeric OBIS code is published, and an exception while "
-    "handling one message kills the consumer task (see the reliability report)",
-)
 @pytest.mark.parametrize(
     "value",
     [

@@ -9,13 +9,22 @@ It never raises for bad data.
 Frames of a layout seen before are decoded by a remembered template
 (:mod:`.layout_memory`): one struct call instead of a parse, with the same result.
 
-Values outside physical ranges for their unit are dropped from the reading and
-counted in :attr:`AutoDecoder.rejected_values`: power above 1 MW (or var, VA) in
-magnitude, voltage below 0 or above 1000 V, current above 10 kA in magnitude, a power
-factor outside -1..1, a negative (or absurdly large) energy register, and NaN.
+Values of the wrong type for their key, or outside physical ranges for their unit, are
+dropped from the reading and counted in :attr:`AutoDecoder.rejected_values`. A numeric
+key (a quantity with a unit, known or an unknown code, or a power factor) must hold an
+int or a float, a text key (list version, meter id, type, manufacturer) a str and the
+meter clock a datetime. Out of range are: power above 1 MW (or var, VA) in magnitude,
+voltage below 0 or above 1000 V, current above 10 kA in magnitude, a power factor
+outside -1..1, a negative (or absurdly large) energy register, and NaN.
+
+Vendor decoders are tried before the generic ones (positional, then any OBIS list), the
+one that worked last first; a generic decoder is never tried first, so a frame decodes
+to the same values whatever meter was heard before.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from . import aidon, kaifa, kamstrup, obis_list, p1, positional
 from .axdr import AxdrError
@@ -29,7 +38,7 @@ from .cosem import (
 from .dlde import DataReadout
 from .hdlc import HdlcFrame
 from .layout_memory import LayoutMemory
-from .obis_map import POWER_FACTOR_KEYS
+from .obis_map import KEY_UNITS, METER_DATETIME, POWER_FACTOR_KEYS, TEXT_KEYS
 from .reading import Bindings, MeterReading
 
 # Names only annotations use: imported for type checkers, not at run time (benchmark T5).
@@ -51,6 +60,16 @@ DECODERS: Final[tuple[tuple[str, NotificationDecoder], ...]] = (
     (positional.NAME, positional.decode),
     (obis_list.NAME, obis_list.decode),
 )
+# Generic decoders take layouts a vendor decoder owns (without its implicit scaling):
+# they are tried last, in this order, even when one of them worked last.
+_GENERIC: Final = frozenset((positional.NAME, obis_list.NAME))
+_DEFAULT_ORDER: Final = tuple(range(len(DECODERS)))
+_ORDERS: Final[dict[int | None, tuple[int, ...]]] = {
+    index: (index, *(other for other in _DEFAULT_ORDER if other != index))
+    if name not in _GENERIC
+    else _DEFAULT_ORDER
+    for index, (name, _) in enumerate(DECODERS)
+}
 _ARRAY, _STRUCTURE = 0x01, 0x02
 _P1_START = b"/"
 # First APDU bytes that need the unwrapper (General Block Transfer, general-glo- and
@@ -66,6 +85,16 @@ _LIMITS: Final[dict[str, tuple[float, float]]] = {
     **dict.fromkeys(("Wh", "varh", "VAh"), (0.0, MAX_ENERGY)),
     "V": (0.0, MAX_VOLTAGE),
     "A": (-MAX_CURRENT, MAX_CURRENT),
+}
+# Types by key: the known quantities and power factors are numbers (int or float, never
+# bool), the text keys str, the meter clock a datetime; an unknown code is a number when
+# it carries a unit, else a number, a text or a datetime.
+_NOT_NUMBERS: Final = TEXT_KEYS | {METER_DATETIME}
+_KNOWN_KEYS: Final = frozenset(KEY_UNITS) | POWER_FACTOR_KEYS | _NOT_NUMBERS
+# key -> plausible range, for the known keys that have one
+_KEY_LIMITS: Final[dict[str, tuple[float, float]]] = {
+    **{key: _LIMITS[unit] for key, unit in KEY_UNITS.items() if unit in _LIMITS},
+    **dict.fromkeys(POWER_FACTOR_KEYS, (-1.0, 1.0)),
 }
 
 
@@ -192,11 +221,7 @@ class AutoDecoder:
     def _decode_notification(
         self, notification: DataNotification, bindings: Bindings
     ) -> MeterReading | None:
-        last = self._last_decoder
-        order = range(len(DECODERS))
-        if last is not None and last >= 0:
-            order = (last, *(index for index in order if index != last))  # type: ignore[assignment]
-        for index in order:
+        for index in _ORDERS.get(self._last_decoder, _DEFAULT_ORDER):
             bindings.clear()  # what a decoder that gave up recorded
             reading = DECODERS[index][1](notification)
             if reading is not None:
@@ -211,24 +236,29 @@ class AutoDecoder:
         return self._plausible(reading)
 
     def _plausible(self, reading: MeterReading) -> MeterReading | None:
-        """Drop the values outside physical ranges; None when nothing is left."""
+        """Drop the values of the wrong type or outside physical ranges; None when none left."""
+        units = reading.units
         rejected = []
-        for key, unit in reading.units.items():
-            limits = _LIMITS.get(unit)
-            if limits is not None:
-                value = reading.get(key)
-                if (type(value) is int or type(value) is float) and not (
-                    limits[0] <= value <= limits[1]
+        for key, value in reading.items():
+            kind = type(value)
+            if kind is int or kind is float:
+                limits = _KEY_LIMITS.get(key) or _LIMITS.get(units.get(key, ""))
+                if key in _NOT_NUMBERS or (
+                    limits is not None and not limits[0] <= value <= limits[1]
                 ):
                     rejected.append(key)
-        for key in POWER_FACTOR_KEYS.intersection(reading):
-            value = reading[key]
-            if (type(value) is int or type(value) is float) and not -1 <= value <= 1:
+            elif kind is str:
+                if key not in TEXT_KEYS and (key in _KNOWN_KEYS or key in units):
+                    rejected.append(key)
+            elif isinstance(value, datetime):
+                if key != METER_DATETIME and (key in _KNOWN_KEYS or key in units):
+                    rejected.append(key)
+            else:  # bool, bytes, None, ...: nothing a sensor shows
                 rejected.append(key)
         for key in rejected:
             _debug("Implausible value dropped: %s = %r", key, reading[key])
             del reading[key]
-            reading.units.pop(key, None)
+            units.pop(key, None)
         self.rejected_values += len(rejected)
         return reading or None
 

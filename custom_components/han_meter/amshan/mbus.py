@@ -9,6 +9,9 @@ service access points (2 bytes), then a piece of the APDU. See :mod:`.reassembly
 The reader hunts for ``68 L L 68``, waits for the whole frame and checks the stop byte
 and the checksum. A header whose stop byte is not where the length says is treated as
 garbage (it was no frame start), so a lost byte costs one frame, not the next ones.
+After a frame with a bad checksum its bytes are read again from its second byte: its
+length may have swallowed the start of good frames (a frame cut short whose claimed end
+holds 0x16 by chance).
 """
 
 from __future__ import annotations
@@ -76,10 +79,11 @@ class MbusFrameReader:
     frame are dropped as they are read and counted in ``discarded_bytes``.
     """
 
-    __slots__ = ("_buffer", "discarded_bytes")
+    __slots__ = ("_buffer", "_returned", "discarded_bytes")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._returned = 0  # leading bytes already returned in a bad frame (read again)
         self.discarded_bytes = 0
 
     @property
@@ -89,7 +93,9 @@ class MbusFrameReader:
 
     def _discard(self, count: int) -> None:
         del self._buffer[:count]
-        self.discarded_bytes += count
+        returned = min(count, self._returned)  # part of a frame returned: not garbage
+        self._returned -= returned
+        self.discarded_bytes += count - returned
 
     def read(self, data: bytes) -> list[MbusFrame]:
         """Frames completed by ``data`` (valid ones and ones with a bad checksum)."""
@@ -116,7 +122,12 @@ class MbusFrameReader:
                 self._discard(1)
                 continue
             frame = bytes(buffer[:size])
-            del buffer[:size]
-            checksum = sum(frame[HEADER_SIZE : size - 2]) & 0xFF
-            frames.append(MbusFrame(as_bytes=frame, is_good_checksum=checksum == frame[-2]))
+            good = sum(frame[HEADER_SIZE : size - 2]) & 0xFF == frame[-2]
+            frames.append(MbusFrame(as_bytes=frame, is_good_checksum=good))
+            if good:
+                del buffer[:size]
+                self._returned = max(self._returned - size, 0)
+            else:  # read its bytes again: it may hide the start of a good frame
+                self._returned = max(self._returned, size)
+                self._discard(1)
         return frames

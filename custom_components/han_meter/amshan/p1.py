@@ -148,7 +148,7 @@ class P1Decoder:
                 whole, _, fraction = text.partition(".")
                 digits = whole + fraction
                 number: int | float | None
-                if digits.isdecimal():  # the common case: scaled() inlined
+                if digits.isdecimal():  # the common case: parse_number() and scaled() inlined
                     number = int(digits)
                     shift = exponent - len(fraction)
                     if shift > 0:
