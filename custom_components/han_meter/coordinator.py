@@ -83,6 +83,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self._foreign_logged = False
         self._foreign_source = False
         self._handler_error_logged = False
+        self._ends_queued = 0  # CONNECTION_ENDED markers not consumed yet
         self._reading_listeners: dict[int, ReadingListener] = {}
         self._last_listener_id = 0
         self._protocol_counters = ProtocolCounterTotals()
@@ -138,6 +139,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             await asyncio.wait(tasks)
         while not self._queue.empty():  # a restart starts from fresh messages
             self._queue.get_nowait()
+        self._ends_queued = 0
         self.decoder.unwrapper.reset()  # no half message glued to the next connection's
         was_available = self.available
         self._connected = self._receiving = False
@@ -183,7 +185,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self._connected = connected
         if not connected:
             self._receiving = False
-        if was_available and not self.available:
+        if was_available != self.available:  # a reading may have come before CONNECTED
             self.async_update_listeners()
 
     @callback
@@ -230,6 +232,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             message = await self._queue.get()
             try:
                 if message is CONNECTION_ENDED:
+                    self._ends_queued = max(self._ends_queued - 1, 0)
                     self.decoder.unwrapper.reset()  # forget a half-received message
                     continue
                 self.async_handle_message(message)
@@ -246,9 +249,10 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
     @callback
     def _async_queue_connection_end(self) -> None:
         """Mark the end of a connection's messages, in order, for the consumer."""
-        if self._queue.full():
-            self._queue.get_nowait()
+        if self._queue.full() and self._queue.get_nowait() is CONNECTION_ENDED:
+            self._ends_queued -= 1
         self._queue.put_nowait(CONNECTION_ENDED)
+        self._ends_queued += 1
 
     @callback
     def async_handle_message(self, message: Any) -> None:
@@ -271,11 +275,18 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         scaled = scale_reading(reading, self.multiplier)
         self.data.merge(scaled, now)
         self._async_update_device(scaled)
-        if self._connected:
+        if self._connected or self._is_current_connection_opening():
             self._async_mark_receiving()
         for listener in list(self._reading_listeners.values()):
             listener(scaled, now)
         self.async_set_updated_data(self.data)
+
+    def _is_current_connection_opening(self) -> bool:
+        """True while a connection opens whose data already arrives (before CONNECTED).
+
+        Messages before a queued CONNECTION_ENDED come from an earlier connection.
+        """
+        return self._ends_queued == 0 and self.connection_state is ConnectionState.CONNECTING
 
     @callback
     def _async_is_own_meter(self, reading: MeterReading) -> bool:

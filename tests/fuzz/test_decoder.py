@@ -66,7 +66,7 @@ def test_random_axdr_notifications(content: bytes) -> None:
         with swallowed_exceptions() as caught:
             framed = framed_decoder.decode_message(frame)
         assert not caught, describe(caught)
-        assert framed == reading
+        assert framed == reading or repr(framed) == repr(reading)  # nan != nan
     record(
         "AutoDecoder random A-XDR",
         bytes=len(content),
@@ -154,7 +154,10 @@ PREFIXES = [b"", b"\xe6\xe7\x00", b"\x0f", b"\xe6\xe7\x00\x0f", b"\xdb", b"\xe0"
 
 
 @fuzz_settings(3)
-@given(prefix=st.sampled_from(PREFIXES), data=st.binary(max_size=600))
+@given(
+    prefix=st.sampled_from(PREFIXES),
+    data=st.one_of(st.binary(max_size=64), st.binary(min_size=64, max_size=600)),
+)
 def test_arbitrary_contents(prefix: bytes, data: bytes) -> None:
     """Arbitrary bytes after the first bytes of each content kind the decoder knows."""
     decoder = AutoDecoder()

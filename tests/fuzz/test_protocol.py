@@ -35,7 +35,7 @@ from .common import (
     plausibility_errors,
     record,
 )
-from .test_readers import FILLER, GOOD, hdlc_piece, p1_piece
+from .test_readers import ARBITRARY, FILLER, GOOD, hdlc_piece, p1_piece
 
 HDLC_BY_MANUFACTURER = {
     name: frames
@@ -140,7 +140,7 @@ async def test_protocol_stream(
 
 
 @fuzz_settings(2)
-@given(data=st.binary(max_size=2048), cuts=CUTS)
+@given(data=ARBITRARY, cuts=CUTS)
 async def test_protocol_arbitrary_bytes(data: bytes, cuts: list[int]) -> None:
     """Arbitrary bytes: nothing queued that is not valid, nothing raised."""
     queue: asyncio.Queue[Any] = asyncio.Queue(8)

@@ -22,7 +22,7 @@ import random
 import socket
 import struct
 import tty
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -51,6 +51,7 @@ from custom_components.han_meter.amshan.builder import (
     build_meter_frame,
 )
 from custom_components.han_meter.amshan.connection_manager import ConnectionManager
+from custom_components.han_meter.connection_factory import async_connection_factory
 from custom_components.han_meter.const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
@@ -77,13 +78,14 @@ FAST_RECONNECT = {
 POWER = "sensor.aidon_6525_power_import"
 ENERGY = "sensor.aidon_6525_energy_import"
 METER = {"meter_id": AIDON_METER_ID, "meter_type": "6525"}
+COORDINATOR = "custom_components.han_meter.coordinator"
 
 
 @pytest.fixture(autouse=True)
 def fast_reconnect() -> Any:
     """Reconnect after tens of milliseconds instead of seconds."""
     with patch(
-        "custom_components.han_meter.coordinator.ConnectionManager",
+        f"{COORDINATOR}.ConnectionManager",
         partial(ConnectionManager, **FAST_RECONNECT),
     ):
         yield
@@ -126,6 +128,7 @@ class Bridge:
     """A HAN-to-TCP bridge on 127.0.0.1 whose behaviour the test switches at will.
 
     Modes: ``stream`` (a frame every ``interval``), ``silent`` (accepts, never sends),
+    ``once`` (one frame as soon as a client connects, then silent),
     ``garbage`` (random bytes), ``close_mid_frame`` (half a frame, then FIN),
     ``reset`` (a frame and a half, then RST). ``refuse()`` stops listening (and drops
     everyone); ``listen()`` listens again on the same port.
@@ -184,6 +187,9 @@ class Bridge:
                     writer.write(self.meter.next_frame())
                 elif mode == "garbage":
                     writer.write(self._rng.randbytes(256))
+                elif mode == "once":  # one frame on connecting, then silence
+                    writer.write(self.meter.next_frame())
+                    self.mode = "silent"
                 elif mode == "close_mid_frame":
                     frame = self.meter.next_frame()
                     writer.write(frame[: len(frame) // 2])
@@ -612,3 +618,44 @@ async def test_frame_that_passes_checks_but_lies(
             await unload_entry(hass, entry)
             await bridge.refuse()
     watch.check()
+
+
+async def test_reading_waiting_at_connect_is_shown(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A reading that arrives while the connection is still being set up is shown.
+
+    The factory's return is held back a little, so the bridge's first frame (sent the
+    moment it accepts) is read before the connection manager reports the connection up:
+    what happens with a bridge that sends buffered data at once, or a loaded machine.
+    """
+    real_factory = async_connection_factory
+
+    def slow_factory(data: Any, queue: Any) -> Callable[[], Any]:
+        connect = real_factory(data, queue)
+
+        async def slow_connect() -> Any:
+            connection = await connect()
+            await asyncio.sleep(0.2)
+            return connection
+
+        return slow_connect
+
+    async with no_leaks(hass):
+        meter = Meter()
+        bridge = Bridge(meter)
+        bridge.mode = "once"
+        await bridge.listen()
+        entry = network_entry(bridge.port, options={CONF_WATCHDOG_TIMEOUT: WATCHDOG})
+        with patch(
+            "custom_components.han_meter.coordinator.async_connection_factory", slow_factory
+        ):
+            await setup_entry(hass, entry)
+        try:
+            await wait_for(lambda: entry.runtime_data.counters.decoded == 1)
+            await wait_for(lambda: entry.runtime_data.connection_state == "connected")
+            await hass.async_block_till_done()
+            assert hass.states.get(POWER).state == str(1000 + meter.frames % 997)
+        finally:
+            await unload_entry(hass, entry)
+            await bridge.refuse()

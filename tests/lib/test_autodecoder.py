@@ -513,3 +513,48 @@ def test_template_number_sources_of_every_kind() -> None:
     assert readings[2] is not None
     assert type(readings[2]["power_factor"]) is float
     assert type(readings[2]["voltage_l1"]) is int
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "unit"),
+    [
+        pytest.param("active_power_import", "abc", None, id="text_as_power"),
+        pytest.param("active_power_import", True, None, id="bool_as_power"),
+        pytest.param("voltage_l1", b"\xff", None, id="octets_as_voltage"),
+        pytest.param("meter_id", 1234, None, id="number_as_meter_id"),
+        pytest.param("meter_datetime", "2025-01-06", None, id="text_as_clock"),
+        pytest.param("list_ver_id", datetime(2025, 1, 6), None, id="clock_as_list_version"),
+        pytest.param("1-0:1.8.3", "12", "Wh", id="text_under_unknown_code_with_unit"),
+        pytest.param("1-0:1.8.3", None, None, id="none_under_unknown_code"),
+    ],
+)
+def test_value_of_the_wrong_type_is_dropped_and_counted(
+    key: str, value: Any, unit: str | None
+) -> None:
+    """Types by key: a value that does not fit its key is dropped and counted."""
+    reading = MeterReading({key: value, "current_l1": 1.5}, units={"current_l1": "A"})
+    if unit is not None:
+        reading.units[key] = unit
+    decoder = AutoDecoder()
+    assert decoder._plausible(reading) == {"current_l1": 1.5}
+    assert reading.units == {"current_l1": "A"}
+    assert decoder.rejected_values == 1
+    alone = MeterReading({key: value}, units={} if unit is None else {key: unit})
+    assert decoder._plausible(alone) is None  # nothing left: None
+
+
+def test_values_of_the_right_type_are_kept() -> None:
+    """Texts, clocks and numbers under unknown codes without a unit are kept."""
+    when = datetime(2025, 1, 6, 12, 0)
+    values = {
+        "meter_id": "6970631401753985",
+        "meter_datetime": when,
+        "1-0:96.13.0": "message",
+        "0-0:96.1.4": 50217,
+        "1-0:99.1.0": when,
+        "1-0:1.8.3": 12.5,
+    }
+    reading = MeterReading(values, units={"1-0:1.8.3": "Wh"})
+    decoder = AutoDecoder()
+    assert decoder._plausible(reading) == values
+    assert decoder.rejected_values == 0

@@ -8,6 +8,7 @@ meters may send a bare ``!`` without a CRC.
 from __future__ import annotations
 
 from .crc import crc16_arc
+from .obis_map import parse_obis
 from .record import Record, set_field
 
 MAX_READOUT_BYTES = 16384
@@ -19,7 +20,6 @@ _CR, _LF, _SLASH = 0x0D, 0x0A, 0x2F
 # in the middle of a readout.
 _START_LENGTH = 5
 _READOUT_END = b"\n!"
-_OBIS_GROUP_MAX = 255
 
 
 class Identification(Record):
@@ -147,33 +147,6 @@ def parse_identification(payload: bytes) -> Identification | None:
     if len(line) < _START_LENGTH or line[0] != "/":
         return None
     return Identification(line[1:4], line[4], line[5:])
-
-
-def _group(text: str) -> int:
-    """The value of a group of 1 to 3 digits, else -1."""
-    return int(text) if 0 < len(text) <= 3 and text.isdecimal() else -1
-
-
-def parse_obis(address: str) -> tuple[int, int, int, int, int] | None:
-    """``A-B:C.D.E`` as numbers; A-B default to 1-0, a missing E is 255 ("not used").
-
-    A ``*F`` or ``&F`` suffix other than 255 marks a historical value: None, so it is
-    never mistaken for the current register.
-    """
-    head, suffix, f = address.replace("&", "*").partition("*")
-    if suffix and _group(f) != _OBIS_GROUP_MAX:
-        return None
-    a_b, colon, c_d_e = head.rpartition(":")
-    groups = c_d_e.split(".")
-    if len(groups) == 2:
-        groups.append("255")
-    groups[:0] = a_b.split("-") if colon else ("1", "0")
-    if len(groups) != 5:
-        return None
-    a, b, c, d, e = map(_group, groups)
-    if min(a, b, c, d, e) < 0 or max(a, b, c, d, e) > _OBIS_GROUP_MAX:
-        return None
-    return a, b, c, d, e
 
 
 def parse_data_lines(payload: bytes) -> list[DataLine]:

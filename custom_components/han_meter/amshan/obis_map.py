@@ -60,6 +60,7 @@ ACTIVE_POWER_EXPORT_TOTAL_T2: Final = "active_power_export_total_t2"
 POWER_FACTOR_QUANTITY: Final = "pf"
 TEXT_QUANTITY: Final = "text"
 CLOCK_QUANTITY: Final = "clock"
+OBIS_GROUP_MAX: Final = 255  # the largest group value; 255 also means "not used"
 UNITS: Final = frozenset(("W", "var", "VA", "A", "V", "Hz", "Wh", "varh", "VAh"))
 
 OBIS_KEYS: Mapping[tuple[int, int, int], str] = MappingProxyType(
@@ -168,6 +169,33 @@ def obis_text(obis: tuple[int, ...]) -> str:
     if len(obis) > 5 and obis[5] != 255:
         text += f"*{obis[5]}"
     return text
+
+
+def _group(text: str) -> int:
+    """The value of a group of 1 to 3 digits, else -1."""
+    return int(text) if 0 < len(text) <= 3 and text.isdecimal() else -1
+
+
+def parse_obis(address: str) -> tuple[int, int, int, int, int] | None:
+    """``A-B:C.D.E`` as numbers; A-B default to 1-0, a missing E is 255 ("not used").
+
+    A ``*F`` or ``&F`` suffix other than 255 marks a historical value: None, so it is
+    never mistaken for the current register.
+    """
+    head, suffix, f = address.replace("&", "*").partition("*")
+    if suffix and _group(f) != OBIS_GROUP_MAX:
+        return None
+    a_b, colon, c_d_e = head.rpartition(":")
+    groups = c_d_e.split(".")
+    if len(groups) == 2:
+        groups.append("255")
+    groups[:0] = a_b.split("-") if colon else ("1", "0")
+    if len(groups) != 5:
+        return None
+    a, b, c, d, e = map(_group, groups)
+    if min(a, b, c, d, e) < 0 or max(a, b, c, d, e) > OBIS_GROUP_MAX:
+        return None
+    return a, b, c, d, e
 
 
 def obis_to_key(obis: tuple[int, int, int, int, int]) -> str:

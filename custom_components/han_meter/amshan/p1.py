@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .dlde import DataReadout, ModeDReader, parse_obis
+from .dlde import DataReadout, ModeDReader
 from .obis_map import (
     KEY_UNITS,
     METER_DATETIME,
@@ -34,6 +34,7 @@ from .obis_map import (
     TEXT_KEYS,
     obis_text,
     obis_to_key,
+    parse_obis,
 )
 from .reading import MeterReading, scaled
 
