@@ -72,11 +72,6 @@ def test_mbus_frame_after_a_truncated_one_is_not_lost() -> None:
     assert [frame.as_bytes for frame in frames if frame.is_valid] == [first]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: AutoDecoder._plausible checks NaN and infinity only for units with limits; "
-    "a float under a code without a unit (0-0:0.0.0) is kept as nan or inf",
-)
 @pytest.mark.parametrize(
     "value",
     [

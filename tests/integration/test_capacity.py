@@ -822,7 +822,17 @@ async def test_meter_outage_and_diagnostics(hass: HomeAssistant, meter_server: F
 # ---------------------------------------------------------------------------
 # The README section's examples use the real entity ids and attributes
 
-README = Path(__file__).parents[2] / "docs" / "readme" / "70-capacity.md"
+README = Path(__file__).parents[2] / "README.md"
+
+
+def capacity_section() -> str:
+    """The README's capacity tariff section, up to the next section of its level."""
+    text = README.read_text()
+    start = text.index("## Capacity tariff")
+    end = text.find("\n## ", start + 1)
+    other = text.find("\n# ", start + 1)
+    ends = [index for index in (end, other) if index != -1]
+    return text[start : min(ends)] if ends else text[start:]
 
 
 async def test_readme_examples(hass: HomeAssistant, meter_server: FrameServer) -> None:
@@ -832,7 +842,7 @@ async def test_readme_examples(hass: HomeAssistant, meter_server: FrameServer) -
     energies["2024-01-05T10:00:00+01:00"] = 8.0  # the running hour, heading for 8 kWh
     meter = SyntheticMeter("2024-01-01T00:00:00+01:00", energies)
     await feed(hass, entry, meter, "2024-01-05T10:30:00+01:00")
-    text = README.read_text()
+    text = capacity_section()
     card, automation = (
         yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)
     )

@@ -25,6 +25,7 @@ to the same values whatever meter was heard before.
 from __future__ import annotations
 
 from datetime import datetime
+from math import isfinite
 
 from . import aidon, kaifa, kamstrup, obis_list, p1, positional
 from .axdr import AxdrError
@@ -243,8 +244,10 @@ class AutoDecoder:
             kind = type(value)
             if kind is int or kind is float:
                 limits = _KEY_LIMITS.get(key) or _LIMITS.get(units.get(key, ""))
-                if key in _NOT_NUMBERS or (
-                    limits is not None and not limits[0] <= value <= limits[1]
+                if (
+                    key in _NOT_NUMBERS
+                    or (kind is float and not isfinite(value))
+                    or (limits is not None and not limits[0] <= value <= limits[1])
                 ):
                     rejected.append(key)
             elif kind is str:
