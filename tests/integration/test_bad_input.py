@@ -519,3 +519,35 @@ async def test_option_not_a_number_or_choice(
         await hass.config_entries.options.async_configure(
             options_flow["flow_id"], {**values, field: value}
         )
+
+
+# Reconfigure: the same forms, started from a loaded entry
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "errors"),
+    [
+        ("", 3001, {CONF_HOST: "invalid_host"}),
+        (";rm -rf /", 3001, {CONF_HOST: "invalid_host"}),
+        ("http://host", 0, {CONF_HOST: "invalid_host", CONF_PORT: "invalid_port"}),
+        ("[::1]", 70000, {CONF_HOST: "invalid_host", CONF_PORT: "invalid_port"}),
+    ],
+)
+async def test_reconfigure_refuses_bad_input(
+    hass: HomeAssistant, socket_enabled: None, host: str, port: int, errors: dict[str, str]
+) -> None:
+    """Reconfiguring shows the same form errors, and the entry keeps running meanwhile."""
+    async with nothing_listens() as free_port:
+        entry = network_entry(free_port)
+        await setup_entry(hass, entry)
+        try:
+            result = await entry.start_reconfigure_flow(hass)
+            assert result["type"] is FlowResultType.MENU
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {"next_step_id": TRANSPORT_NETWORK}
+            )
+            result = await _submit(hass, result, {CONF_HOST: host, CONF_PORT: port})
+            assert_form_error(result, TRANSPORT_NETWORK, errors, CONFIG_ERRORS)
+            assert entry.data[CONF_PORT] == free_port
+        finally:
+            await unload_entry(hass, entry)
