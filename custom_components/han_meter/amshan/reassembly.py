@@ -18,6 +18,7 @@ bounded by ``max_size``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = [
     "GBT_TAG",
@@ -113,8 +114,8 @@ class _Pieces:
         return joined
 
 
-class SegmentAssembler:
-    """HDLC segmentation: ``feed(payload, segmented)`` returns the joined payload at the end."""
+class _Assembler:
+    """What every assembler shares: the collected pieces and their counters."""
 
     __slots__ = ("_pieces",)
 
@@ -123,17 +124,23 @@ class SegmentAssembler:
 
     @property
     def dropped(self) -> int:
-        """Messages abandoned so far (too large, or broken by an invalid frame)."""
+        """Messages abandoned so far (a piece missing, out of order or too large)."""
         return self._pieces.dropped
 
     @property
     def pending(self) -> bool:
-        """True while segments are waiting for the last one."""
+        """True while pieces are waiting for the last one."""
         return self._pieces.pending
 
     def reset(self) -> None:
-        """Drop collected segments (after an invalid frame)."""
+        """Drop collected pieces (after an invalid frame)."""
         self._pieces.reset()
+
+
+class SegmentAssembler(_Assembler):
+    """HDLC segmentation: ``feed(payload, segmented)`` returns the joined payload at the end."""
+
+    __slots__ = ()
 
     def feed(self, payload: bytes, segmented: bool) -> bytes | None:
         """The whole information field once the last segment is fed, else None."""
@@ -142,91 +149,64 @@ class SegmentAssembler:
         return None if segmented else self._pieces.take()
 
 
-class GbtAssembler:
-    """General Block Transfer: ``feed(block)`` returns the joined block data at the end."""
+class _NumberedAssembler(_Assembler):
+    """Pieces numbered from ``_FIRST`` up (modulo ``_MODULO``): a gap drops the message."""
 
-    __slots__ = ("_next", "_pieces")
+    __slots__ = ("_next",)
+    _FIRST: ClassVar[int]
+    _MODULO: ClassVar[int]
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        self._pieces = _Pieces(max_size)
-        self._next = 1
-
-    @property
-    def dropped(self) -> int:
-        """Messages abandoned so far (a block missing or out of order, or too large)."""
-        return self._pieces.dropped
-
-    @property
-    def pending(self) -> bool:
-        """True while blocks are waiting for the last one."""
-        return self._pieces.pending
+        super().__init__(max_size)
+        self._next = self._FIRST
 
     def reset(self) -> None:
-        """Drop collected blocks."""
-        self._pieces.reset()
-        self._next = 1
+        """Drop collected pieces and wait for a first one again."""
+        super().reset()
+        self._next = self._FIRST
 
-    def feed(self, block: GbtBlock) -> bytes | None:
-        """The joined data once the last block is fed, else None."""
-        if block.block_number == 1:
+    def _add(self, number: int, piece: bytes, last: bool) -> bytes | None:
+        if number == self._FIRST:
             self.reset()
-        elif block.block_number != self._next:
+        elif number != self._next:
             self.reset()
             return None
-        if not self._pieces.add(block.data):
-            self._next = 1
+        if not self._pieces.add(piece):
+            self._next = self._FIRST
             return None
-        self._next = block.block_number + 1
-        if not block.last:
+        if not last:
+            self._next = (number + 1) % self._MODULO
             return None
-        self._next = 1
+        self._next = self._FIRST
         return self._pieces.take()
 
 
-class MbusAssembler:
+class GbtAssembler(_NumberedAssembler):
+    """General Block Transfer: ``feed(block)`` returns the joined block data at the end."""
+
+    __slots__ = ()
+    _FIRST = 1
+    _MODULO = 1 << 16
+
+    def feed(self, block: GbtBlock) -> bytes | None:
+        """The joined data once the last block is fed, else None."""
+        return self._add(block.block_number, block.data, block.last)
+
+
+class MbusAssembler(_NumberedAssembler):
     """DLMS over wired M-Bus: ``feed(ci, data)`` returns the joined APDU at the last segment.
 
     ``ci`` is the frame's CI field (segment number in bits 0-3, last segment bit 4),
     ``data`` the user data after it, starting with the 2 transport service access points.
     """
 
-    __slots__ = ("_next", "_pieces")
-
-    def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        self._pieces = _Pieces(max_size)
-        self._next = 0
-
-    @property
-    def dropped(self) -> int:
-        """Messages abandoned so far (a segment missing or out of order, or too large)."""
-        return self._pieces.dropped
-
-    @property
-    def pending(self) -> bool:
-        """True while segments are waiting for the last one."""
-        return self._pieces.pending
-
-    def reset(self) -> None:
-        """Drop collected segments."""
-        self._pieces.reset()
-        self._next = 0
+    __slots__ = ()
+    _FIRST = 0
+    _MODULO = 16
 
     def feed(self, ci: int, data: bytes) -> bytes | None:
         """The joined APDU once the last segment is fed, else None."""
-        number = ci & 0x0F
         if ci > MBUS_DLMS_CI_MAX or len(data) < MBUS_TSAP_SIZE:
             self.reset()
             return None
-        if number == 0:
-            self.reset()
-        elif number != self._next:
-            self.reset()
-            return None
-        if not self._pieces.add(data[MBUS_TSAP_SIZE:]):
-            self._next = 0
-            return None
-        self._next = (number + 1) & 0x0F
-        if not ci & 0x10:
-            return None
-        self._next = 0
-        return self._pieces.take()
+        return self._add(ci & 0x0F, data[MBUS_TSAP_SIZE:], bool(ci & 0x10))
