@@ -52,8 +52,8 @@ from .validation import (
     MeterIdentity,
     ValidationError,
     check_serial_path,
+    host_of,
     same_connection,
-    valid_host,
     valid_port,
     whole_number,
 )
@@ -105,10 +105,10 @@ class HanMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         """Handle a meter behind a network bridge."""
         errors, self._errors = self._errors, {}
         if user_input is not None:
-            host = str(user_input.get(CONF_HOST, "")).strip()
+            host = host_of(str(user_input.get(CONF_HOST, "")))
             port = valid_port(user_input.get(CONF_PORT))
             keys, errors = parse_key_fields(user_input)
-            if not valid_host(host):
+            if host is None:
                 errors[CONF_HOST] = "invalid_host"
             if port is None:
                 errors[CONF_PORT] = "invalid_port"

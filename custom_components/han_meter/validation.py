@@ -124,6 +124,18 @@ def error_from_exception(err: BaseException) -> str:
     return "unknown"
 
 
+def host_of(text: str) -> str | None:
+    """The host to connect to as entered, or None when it is not one.
+
+    An IPv6 address may be written in brackets, as in URLs: "[::1]" connects to ::1.
+    """
+    host = text.strip()
+    if host.startswith("[") and host.endswith("]"):
+        address = host[1:-1]
+        return address if ":" in address and valid_host(address) else None
+    return host if valid_host(host) else None
+
+
 def valid_host(host: str) -> bool:
     """True for an IP address or a host name (no URL, no spaces, no shell)."""
     if not host or len(host) > MAX_HOST_LENGTH:

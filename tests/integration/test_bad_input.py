@@ -140,8 +140,11 @@ async def _submit(hass: HomeAssistant, flow: FlowResult, data: dict[str, Any]) -
         pytest.param("under_score.invalid", id="underscore"),
         pytest.param("-meter", id="leading_dash"),
         pytest.param("..", id="dots"),
-        pytest.param("[::1]", id="ipv6_brackets"),
         pytest.param("[::1]:3001", id="ipv6_brackets_port"),
+        pytest.param("[127.0.0.1]", id="ipv4_brackets"),
+        pytest.param("[meter.local]", id="name_brackets"),
+        pytest.param("[]", id="empty_brackets"),
+        pytest.param("[::1", id="unclosed_bracket"),
         pytest.param("192.168.1.10/24", id="cidr"),
         pytest.param("\u202emeter", id="bidi_override"),
     ],
@@ -185,8 +188,9 @@ async def test_host_that_leads_nowhere(hass: HomeAssistant, host: str, error: st
 
 
 @pytest.mark.usefixtures("local_addresses")
-async def test_ipv6_address_without_brackets_works(hass: HomeAssistant) -> None:
-    """A bridge on ::1, entered without brackets, is read and added."""
+@pytest.mark.parametrize("written", ["::1", " [::1] "], ids=["without_brackets", "brackets"])
+async def test_ipv6_address_works(hass: HomeAssistant, written: str) -> None:
+    """A bridge on ::1, entered with or without brackets, is read and added as ::1."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(AIDON_LIST2)
@@ -198,7 +202,7 @@ async def test_ipv6_address_without_brackets_works(hass: HomeAssistant) -> None:
     try:
         flow = await _start(hass, TRANSPORT_NETWORK)
         port = server.sockets[0].getsockname()[1]
-        result = await _submit(hass, flow, {CONF_HOST: "::1", CONF_PORT: port})
+        result = await _submit(hass, flow, {CONF_HOST: written, CONF_PORT: port})
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_HOST] == "::1"
         await hass.async_block_till_done()
@@ -530,7 +534,8 @@ async def test_option_not_a_number_or_choice(
         ("", 3001, {CONF_HOST: "invalid_host"}),
         (";rm -rf /", 3001, {CONF_HOST: "invalid_host"}),
         ("http://host", 0, {CONF_HOST: "invalid_host", CONF_PORT: "invalid_port"}),
-        ("[::1]", 70000, {CONF_HOST: "invalid_host", CONF_PORT: "invalid_port"}),
+        ("[::1]:3001", 70000, {CONF_HOST: "invalid_host", CONF_PORT: "invalid_port"}),
+        ("[::1]", 70000, {CONF_PORT: "invalid_port"}),
     ],
 )
 async def test_reconfigure_refuses_bad_input(

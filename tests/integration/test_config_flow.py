@@ -42,6 +42,7 @@ from custom_components.han_meter.const import (
 from custom_components.han_meter.validation import (
     check_serial_path,
     error_from_exception,
+    host_of,
     list_serial_ports,
     valid_host,
 )
@@ -277,6 +278,18 @@ def test_valid_host() -> None:
     assert valid_host("målerbro.local")
     assert not valid_host("meter_bridge")
     assert not valid_host("a..b")
+
+
+def test_host_of() -> None:
+    """Spaces go; an IPv6 address loses its brackets; anything else in brackets is refused."""
+    assert host_of("  meter.local ") == "meter.local"
+    assert host_of("[fe80::1]") == "fe80::1"
+    assert host_of("fe80::1") == "fe80::1"
+    assert host_of("[192.168.1.20]") is None
+    assert host_of("[meter.local]") is None
+    assert host_of("[fe80::1]:3001") is None
+    assert host_of("[]") is None
+    assert host_of("http://[fe80::1]/") is None
 
 
 async def test_network_flow_already_configured_meter(

@@ -14,6 +14,9 @@ from .record import Record, set_field
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Sequence
+
+    from .hdlc_stuffing import OctetUnstuffer
 
 FLAG = 0x7E
 FRAME_FORMAT_TYPE_3 = 0xA
@@ -25,7 +28,6 @@ _MAX_HEADER_WITH_HCS = 13  # format (2) + two 4-byte addresses + control + HCS (
 # A frame can only start at a flag followed by a type-3 format byte (0xA0..0xAF): the
 # regex engine skips everything else (noise, idle flags) in C.
 _FRAME_START = rb"\x7e[\xa0-\xaf]"
-_ESCAPED_BYTE = rb"\x7d[\x00-\xff]"
 _ABORT = b"\x7d\x7e"
 _MAX_CACHED_HEADERS = 16
 
@@ -131,83 +133,60 @@ class HdlcFrameReader:
     __slots__ = (
         "_aborts_in_data",
         "_buffer",
-        "_escape_pending",
-        "_escaped_byte",
+        "_discarded_bytes",
         "_frame_start",
         "_headers",
         "_returned_end",
-        "_use_abort_sequence",
-        "_use_octet_stuffing",
+        "_unstuffer",
         "_wanted",
-        "discarded_bytes",
     )
 
     def __init__(self, use_octet_stuffing: bool = False, use_abort_sequence: bool = False) -> None:
-        self._use_octet_stuffing = use_octet_stuffing
-        self._use_abort_sequence = use_abort_sequence
+        self._unstuffer: OctetUnstuffer | None = None
+        if use_octet_stuffing:
+            from .hdlc_stuffing import OctetUnstuffer  # HAN ports never stuff
+
+            self._unstuffer = OctetUnstuffer(use_abort_sequence)
         # Unstuffing removes the escapes, so a stuffed link's aborts are found beforehand.
         self._aborts_in_data = use_abort_sequence and not use_octet_stuffing
         self._buffer = bytearray()
         self._wanted = 1  # buffer length at which parsing can make progress
         self._returned_end = 0  # buffer bytes before this were returned in a frame
-        self._escape_pending = False  # a trailing 0x7D waits for the next chunk
         self._headers: dict[bytes, HdlcFrameHeader] = {}
         self._frame_start = _compile(_FRAME_START)
-        self._escaped_byte = _compile(_ESCAPED_BYTE)
-        self.discarded_bytes = 0  # bytes dropped that were neither flags nor in a frame
+        self._discarded_bytes = 0
+
+    @property
+    def discarded_bytes(self) -> int:
+        """Bytes dropped that were neither flags nor in a frame."""
+        unstuffer = self._unstuffer
+        return self._discarded_bytes + (0 if unstuffer is None else unstuffer.discarded_bytes)
 
     @property
     def buffered_bytes(self) -> int:
         """Bytes held back for the next call."""
-        return len(self._buffer) + self._escape_pending
+        unstuffer = self._unstuffer
+        return len(self._buffer) + (0 if unstuffer is None else unstuffer.buffered_bytes)
 
-    def read(self, data: bytes) -> list[HdlcFrame]:
+    def read(self, data: bytes) -> Sequence[HdlcFrame]:
         """The frames completed by ``data``, valid and invalid ones; never raises."""
-        if self._use_octet_stuffing:
-            return self._read_stuffed(data)
+        if self._unstuffer is not None:
+            return self._read_stuffed(self._unstuffer, data)
         buffer = self._buffer
         buffer += data
         if len(buffer) < self._wanted:  # the common case with small chunks
-            return []
+            return ()  # no new list: this is most calls when a port delivers bytes singly
         return self._parse()
 
-    def _read_stuffed(self, data: bytes) -> list[HdlcFrame]:
+    def _read_stuffed(self, unstuffer: OctetUnstuffer, data: bytes) -> list[HdlcFrame]:
         frames: list[HdlcFrame] = []
-        for piece, aborts in self._unstuff(bytes(data)):
+        for piece, aborts in unstuffer.unstuff(bytes(data)):
             self._buffer += piece
             if len(self._buffer) >= self._wanted:
                 frames += self._parse()
             if aborts:
                 self._abort()
         return frames
-
-    def _unstuff(self, data: bytes) -> list[tuple[bytes, bool]]:
-        """Unstuff ``data`` and cut it at abort sequences: (bytes, aborts after them)."""
-        if self._escape_pending:
-            data = b"\x7d" + data
-        # "7D 7D" is an escaped byte, so only an odd run of 0x7D leaves an escape open.
-        self._escape_pending = (len(data) - len(data.rstrip(b"\x7d"))) % 2 == 1
-        if self._escape_pending:
-            data = data[:-1]
-        pieces: list[tuple[bytes, bool]] = []
-        unstuffed = bytearray()
-        start = 0
-        for match in self._escaped_byte.finditer(data):
-            index = match.start()
-            unstuffed += data[start:index]
-            escaped = data[index + 1]
-            if escaped == FLAG:  # "7D 7E": never an escaped byte; the 7E is a flag
-                self.discarded_bytes += 1
-                if self._use_abort_sequence:
-                    pieces.append((bytes(unstuffed), True))
-                    unstuffed.clear()
-                start = index + 1
-            else:
-                unstuffed.append(escaped ^ 0x20)
-                start = index + 2
-        unstuffed += data[start:]
-        pieces.append((bytes(unstuffed), False))
-        return pieces
 
     def _abort(self) -> None:
         """Drop the frame in progress (an abort sequence arrived)."""
@@ -219,7 +198,7 @@ class HdlcFrameReader:
     def _discard(self, start: int, end: int, returned_end: int) -> None:
         start = max(start, returned_end)
         if end > start:
-            self.discarded_bytes += end - start - self._buffer.count(FLAG, start, end)
+            self._discarded_bytes += end - start - self._buffer.count(FLAG, start, end)
 
     def _header(
         self, raw: bytes, raw_start: int, source_start: int, source_end: int
@@ -259,7 +238,8 @@ class HdlcFrameReader:
                 keep = size - 1 if size > pos and view[-1] == FLAG else size
                 self._discard(pos, keep, returned_end)
                 pos = keep
-                wanted = size + 1
+                # After a flag, nothing can be decided before the length field is in.
+                wanted = keep + 3 if keep < size else size + 1
                 break
             start = match.start()
             if start > returned_end and start > pos:
