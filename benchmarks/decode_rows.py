@@ -140,22 +140,10 @@ def t3_whole_frame() -> Row:
     )
 
 
-def _ours_p1(raw: bytes) -> Any:
-    reader = ours_dlde.ModeDReader()
-    decoder = ours_auto.AutoDecoder()
-
-    def once() -> Any:
-        for readout in reader.read(raw):
-            if readout.is_valid:
-                return decoder.decode_message(readout)
-        return None
-
-    return once
-
-
-def _ref_p1(raw: bytes) -> Any:
-    reader = ref_dlde.ModeDReader()
-    decoder = ref_auto.AutoDecoder()
+def _p1_once(dlde: Any, autodecoder: Any, raw: bytes) -> Any:
+    """One readout of ``raw`` read and decoded by a library's own reader and decoder."""
+    reader = dlde.ModeDReader()
+    decoder = autodecoder.AutoDecoder()
 
     def once() -> Any:
         for readout in reader.read(raw):
@@ -190,8 +178,8 @@ def t4_p1() -> list[Row]:
     for vector in sorted(
         (v for v in BY_ID.values() if v.kind == "p1"), key=lambda v: (len(v.raw), v.id)
     ):
-        ours_fn = _ours_p1(vector.raw)
-        ref_fn = _ref_p1(vector.raw)
+        ours_fn = _p1_once(ours_dlde, ours_auto, vector.raw)
+        ref_fn = _p1_once(ref_dlde, ref_auto, vector.raw)
         dsmr_fn = _dsmr_p1(vector.raw, vector.country)
         ours_ok = ours_fn() is not None
         ref_out, ref_err = catch(ref_fn)
