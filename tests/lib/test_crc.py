@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import random
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from custom_components.han_meter.amshan.crc import (
     ARC_FOLDS,
+    ARC_SHORT_BITS,
     X25_GOOD_RESIDUE,
     X25_GOOD_RESIDUE_BIT_REVERSED,
     bit_reversed,
@@ -120,3 +122,20 @@ def test_arc_folds_are_remainders_of_the_polynomial() -> None:
     assert x_power_mod(32767) == 1  # the period crc16_arc folds long messages with
     for split, *terms in ARC_FOLDS:
         assert x_power_mod(split) == sum(1 << term for term in terms), split
+
+
+def test_short_messages_need_only_the_small_folds() -> None:
+    # Folding at 3835 bits, x^3835 = 1 + x^10 + x^14, halves any value up to this limit;
+    # each later fold halves what the one before left.
+    split, *terms = ARC_FOLDS[3]
+    assert 2 * split - max(terms) == ARC_SHORT_BITS
+    for (larger, *_), (smaller, *smaller_terms) in pairwise(ARC_FOLDS[3:]):
+        assert larger <= 2 * smaller - max(smaller_terms)
+
+
+@pytest.mark.parametrize("size", range(950, 961))
+def test_lengths_around_the_short_fold_limit(size: int) -> None:
+    # 955 bytes and the 16 bits the CRC appends make at most ARC_SHORT_BITS; 956 more.
+    assert ARC_SHORT_BITS == 955 * 8 + 16
+    for data in (b"\xff" * size, random.Random(size).randbytes(size)):
+        assert crc16_arc(data) == reference_arc(data)

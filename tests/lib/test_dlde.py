@@ -380,3 +380,17 @@ def test_binary_inside_a_readout_never_raises() -> None:
     (readout,) = ModeDReader().read(raw)
     assert readout.is_valid
     assert readout.data_sets[0].values[0].unit == "k\x85W"
+
+
+def test_each_readout_has_the_identification_of_its_own_first_line() -> None:
+    # The reader parses an identification line once and reuses it while it repeats.
+    one = telegram(["1-0:1.7.0(1*kW)"], ident="/ABC5One")
+    two = telegram(["1-0:1.7.0(1*kW)"], ident="/XYZ6Two\\2")
+    readouts = ModeDReader().read(one + two + two + one)
+    assert [readout.identification for readout in readouts] == [
+        Identification("ABC", "5", "One"),
+        Identification("XYZ", "6", "Two\\2"),
+        Identification("XYZ", "6", "Two\\2"),
+        Identification("ABC", "5", "One"),
+    ]
+    assert [readout.is_valid for readout in readouts] == [True] * 4

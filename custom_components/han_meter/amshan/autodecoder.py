@@ -7,7 +7,8 @@ returns a :class:`~.reading.MeterReading`, or None for anything it cannot decode
 It never raises for bad data.
 
 Frames of a layout seen before are decoded by a remembered template
-(:mod:`.layout_memory`): one struct call instead of a parse, with the same result.
+(:mod:`.layout_memory`): one struct call instead of a parse, with the same result; P1
+telegrams likewise (:mod:`.p1_layout_memory`).
 
 Values of the wrong type for their key, or outside physical ranges for their unit, are
 dropped from the reading and counted in :attr:`AutoDecoder.rejected_values`. A numeric
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Final
 
+    from .p1_layout_memory import P1LayoutMemory
     from .unwrap import MessageUnwrapper
 
     NotificationDecoder = Callable[[DataNotification], MeterReading | None]
@@ -99,6 +101,11 @@ _KEY_LIMITS: Final[dict[str, tuple[float, float]]] = {
 }
 
 
+def plausible_range(key: str, unit: str | None) -> tuple[float, float] | None:
+    """The plausible range of the numbers of ``key`` (in ``unit``), None when any goes."""
+    return _KEY_LIMITS.get(key) or _LIMITS.get(unit or "")
+
+
 class AutoDecoder:
     """Finds the layout of each message and decodes it; remembers the last that worked."""
 
@@ -111,8 +118,10 @@ class AutoDecoder:
         self._last_decoder: int | None = None  # index into DECODERS, or -1 for P1
         self._layouts = LayoutMemory()
         self._p1 = p1.P1Decoder()
-        # Reassembly and decryption (issue 7) are set up when first needed: most meters need
-        # neither, and importing them costs more than the rest of the library (benchmark T5).
+        self._p1_layouts: P1LayoutMemory | None = None  # made for the first P1 readout
+        # Reassembly and decryption (issue 7), and P1 layouts, are set up when first needed:
+        # most meters need neither, and importing them costs more than the rest of the
+        # library (benchmark T5).
         self._unwrapper: MessageUnwrapper | None = None
         if encryption_key is not None or authentication_key is not None:
             self._unwrapper = self.unwrapper  # raises ValueError for a key that is not 16 bytes
@@ -148,9 +157,7 @@ class AutoDecoder:
         """Decode a valid HDLC frame or P1 readout from the readers; None for anything else."""
         try:
             if isinstance(message, DataReadout):
-                if not message.is_valid:
-                    return None
-                return self._accept_p1(p1.decode_readout(message, self._p1))
+                return self._decode_p1(message) if message.is_valid else None
             content = self._message_content(message)
             return None if content is None else self.decode_frame_content(content)
         except Exception:  # the stream must go on whatever a message holds
@@ -197,7 +204,8 @@ class AutoDecoder:
         first = content[0]
         if first != DATA_NOTIFICATION and first != _ARRAY and first != _STRUCTURE:  # noqa: PLR1714
             if content.lstrip()[:1] == _P1_START:
-                return self._accept_p1(p1.decode_telegram(content, self._p1))
+                readout = p1.first_valid_readout(content)
+                return None if readout is None else self._decode_p1(readout)
             _debug("Unknown content starting with 0x%02x", first)
             return None
         remembered = self._layouts.decode(content)
@@ -230,11 +238,25 @@ class AutoDecoder:
                 return reading
         return None
 
-    def _accept_p1(self, reading: MeterReading | None) -> MeterReading | None:
+    def _decode_p1(self, readout: DataReadout) -> MeterReading | None:
+        layouts = self._p1_layouts
+        if layouts is None:
+            from .p1_layout_memory import P1LayoutMemory  # see __init__
+
+            layouts = self._p1_layouts = P1LayoutMemory(plausible_range, self._p1.plan)
+        reading = layouts.decode(readout)
+        if reading is not None:
+            self._last_decoder = -1
+            return reading  # its values are known plausible: the layout checked them
+        reading = p1.decode_readout(readout, self._p1)
         if reading is None:
             return None
         self._last_decoder = -1
-        return self._plausible(reading)
+        rejected = self.rejected_values
+        plausible = self._plausible(reading)
+        if self.rejected_values == rejected:  # else the layout would not give the same
+            layouts.learn(readout, reading)
+        return plausible
 
     def _plausible(self, reading: MeterReading) -> MeterReading | None:
         """Drop the values of the wrong type or outside physical ranges; None when none left."""

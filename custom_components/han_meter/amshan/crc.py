@@ -41,6 +41,12 @@ ARC_FOLDS = (
     (29, 0, 1, 14),
 )
 _ARC_FOLD_STEPS = tuple((k, (1 << k) - 1, *terms) for k, *terms in ARC_FOLDS)
+# From the fold of 3835 bits on, each fold halves what the one before left: a value of up
+# to this many bits (a message of up to 955 bytes, such as a P1 telegram) needs only those.
+_SHORT_SPLIT, *_SHORT_TERMS = ARC_FOLDS[3]
+ARC_SHORT_BITS = 2 * _SHORT_SPLIT - max(_SHORT_TERMS)
+_ARC_LONG_STEPS = _ARC_FOLD_STEPS[:3]
+_ARC_SHORT_STEPS = _ARC_FOLD_STEPS[3:]
 
 
 def _reverse_bits(value: int, width: int) -> int:
@@ -93,12 +99,16 @@ def crc16_arc(data: bytes | bytearray | memoryview) -> int:
     # Reflected CRC == non-reflected CRC of the bit-reversed bytes, reversed; with init 0
     # that is (message * x^16) mod P.
     value = int.from_bytes(data.translate(_BYTE_REVERSED), "big") << 16
-    while value >> _ARC_PERIOD:  # messages over 4 KiB: whole periods fold away
-        value = (value & ((1 << _ARC_PERIOD) - 1)) ^ (value >> _ARC_PERIOD)
-    for split, low_mask, first, second, third in _ARC_FOLD_STEPS:
-        high = value >> split
-        if high:
-            value = (value & low_mask) ^ (high << first) ^ (high << second) ^ (high << third)
+    if value >> ARC_SHORT_BITS:
+        while value >> _ARC_PERIOD:  # messages over 4 KiB: whole periods fold away
+            value = (value & ((1 << _ARC_PERIOD) - 1)) ^ (value >> _ARC_PERIOD)
+        for split, low_mask, first, second, third in _ARC_LONG_STEPS:
+            high = value >> split
+            if high:
+                value = (value & low_mask) ^ (high << first) ^ (high << second) ^ (high << third)
+    for split, low_mask, first, second, third in _ARC_SHORT_STEPS:
+        high = value >> split  # when 0 the fold changes nothing: cheaper than testing for it
+        value = (value & low_mask) ^ (high << first) ^ (high << second) ^ (high << third)
     # The 13 bits above the low 16 are reduced with the byte table, in two steps.
     high = value >> 16
     crc = _ARC_BYTE[high >> 8]

@@ -42,7 +42,7 @@ NAME = "p1"
 
 WINTER_TIME = timezone(timedelta(hours=1))
 SUMMER_TIME = timezone(timedelta(hours=2))
-_TIME_FLAGS = {"W": WINTER_TIME, "S": SUMMER_TIME}
+TIME_FLAGS = {"W": WINTER_TIME, "S": SUMMER_TIME}
 
 # lower-case unit -> (unit, power of ten)
 _UNITS = {
@@ -61,20 +61,20 @@ _UNITS = {
     "v": ("V", 0),
     "a": ("A", 0),
 }
-_TIMESTAMP_LENGTH = 12
+TIMESTAMP_LENGTH = 12
 _MAX_PLANS = 256  # addresses remembered per decoder; a meter writes 20 to 40
 _MAX_REMEMBERED = 64  # identifiers and timestamps remembered per decoder
 
 # How a data set's value becomes a reading value.
-_NUMBER = 0  # a number in its key's unit
-_NUMBER_OR_TEXT = 1  # a number, else the text as written (a key without a unit)
-_POWER_FACTOR = 2  # a number, as a float
-_CLOCK = 3  # a YYMMDDhhmmssX timestamp
-_TEXT = 4  # text as written
-_IDENTIFIER = 5  # text, hex-decoded when it encodes printable ASCII
+NUMBER = 0  # a number in its key's unit
+NUMBER_OR_TEXT = 1  # a number, else the text as written (a key without a unit)
+POWER_FACTOR = 2  # a number, as a float
+CLOCK = 3  # a YYMMDDhhmmssX timestamp
+TEXT = 4  # text as written
+IDENTIFIER = 5  # text, hex-decoded when it encodes printable ASCII
 
 # What to do with the value of an address: (unit as written, key, kind, unit, power of ten)
-_Plan = tuple[str, str, int, str | None, int]
+ValuePlan = tuple[str, str, int, str | None, int]
 _Target = tuple[str, int, str | None]  # key, kind, the key's unit
 
 
@@ -101,7 +101,7 @@ class P1Decoder:
     __slots__ = ("_identifiers", "_plans", "_stamps")
 
     def __init__(self) -> None:
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, ValuePlan] = {}
         # Texts that rarely change are looked up too: identifiers, and the timestamps of
         # (timestamp)(value) lines, which change when the value is next taken (gas meters
         # every 5 minutes or hour, peaks monthly). Only their validity is needed.
@@ -110,11 +110,17 @@ class P1Decoder:
 
     def decode_telegram(self, telegram: bytes) -> MeterReading | None:
         """Decode the first valid telegram in ``telegram`` (from ``/`` to the CRC)."""
-        data = telegram if telegram.endswith(b"\n") else telegram + b"\r\n"
-        for readout in ModeDReader().read(data):
-            if readout.is_valid:
-                return self.decode(readout)
-        return None
+        readout = first_valid_readout(telegram)
+        return None if readout is None else self.decode(readout)
+
+    def plan(self, address: str, written_unit: str) -> ValuePlan:
+        """What the value of ``address`` written in ``written_unit`` means (remembered)."""
+        plan = self._plans.get(address)
+        if plan is None or plan[0] != written_unit:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[address] = value_plan(address, written_unit)
+        return plan
 
     def decode(self, readout: DataReadout) -> MeterReading | None:
         """The reading of one readout's data sets; None when it holds no value."""
@@ -141,11 +147,9 @@ class P1Decoder:
                 continue
             plan = plans.get(address)
             if plan is None or plan[0] != written_unit:
-                if len(plans) >= _MAX_PLANS:
-                    plans.clear()
-                plan = plans[address] = _plan(address, written_unit)
+                plan = self.plan(address, written_unit)
             _, key, kind, unit, exponent = plan
-            if kind <= _POWER_FACTOR:
+            if kind <= POWER_FACTOR:
                 whole, _, fraction = text.partition(".")
                 digits = whole + fraction
                 number: int | float | None
@@ -161,21 +165,21 @@ class P1Decoder:
                 else:
                     number = parse_number(text, exponent)
                 if number is None:
-                    if kind == _NUMBER_OR_TEXT:
+                    if kind == NUMBER_OR_TEXT:
                         reading[key] = text
-                elif kind == _POWER_FACTOR:
+                elif kind == POWER_FACTOR:
                     reading[key] = float(number)
                 else:
                     reading[key] = number
                     if unit is not None:
                         units[key] = unit
-            elif kind == _CLOCK:
+            elif kind == CLOCK:
                 timestamp = parse_timestamp(text)
                 if timestamp is not None:
                     reading[key] = timestamp
-            elif kind == _IDENTIFIER:
+            elif kind == IDENTIFIER:
                 reading[key] = identifiers.get(text) or _remember(
-                    identifiers, text, _identifier_text(text)
+                    identifiers, text, identifier_text(text)
                 )
             else:
                 reading[key] = text
@@ -185,6 +189,15 @@ class P1Decoder:
         if identification is not None and identification.manufacturer_id:
             reading[METER_MANUFACTURER] = identification.manufacturer_id
         return reading
+
+
+def first_valid_readout(telegram: bytes) -> DataReadout | None:
+    """The first valid readout in ``telegram`` (from ``/`` to the CRC), if any."""
+    data = telegram if telegram.endswith(b"\n") else telegram + b"\r\n"
+    for readout in ModeDReader().read(data):
+        if readout.is_valid:
+            return readout
+    return None
 
 
 def _remember[T](cache: dict[str, T], text: str, value: T) -> T:
@@ -197,10 +210,10 @@ def _remember[T](cache: dict[str, T], text: str, value: T) -> T:
 
 def parse_timestamp(text: str) -> datetime | None:
     """``YYMMDDhhmmss`` + optional ``W``/``S`` flag -> datetime (None when invalid)."""
-    digits, flag = text[:_TIMESTAMP_LENGTH], text[_TIMESTAMP_LENGTH:]
-    if len(digits) != _TIMESTAMP_LENGTH or not digits.isdecimal():
+    digits, flag = text[:TIMESTAMP_LENGTH], text[TIMESTAMP_LENGTH:]
+    if len(digits) != TIMESTAMP_LENGTH or not digits.isdecimal():
         return None
-    if flag and flag not in _TIME_FLAGS:
+    if flag and flag not in TIME_FLAGS:
         return None
     try:
         return datetime(
@@ -210,7 +223,7 @@ def parse_timestamp(text: str) -> datetime | None:
             int(digits[6:8]),
             int(digits[8:10]),
             int(digits[10:12]),
-            tzinfo=_TIME_FLAGS.get(flag),
+            tzinfo=TIME_FLAGS.get(flag),
         )
     except ValueError:
         return None
@@ -229,12 +242,12 @@ def parse_number(text: str, exponent: int = 0) -> int | float | None:
     return scaled(raw, exponent)
 
 
-def _plan(address: str, written_unit: str) -> _Plan:
+def value_plan(address: str, written_unit: str) -> ValuePlan:
     """Where the value of ``address`` goes, how to read it, its unit and power of ten."""
     obis = parse_obis(address)
     key, kind, key_unit = _target(address, obis)
     unit, exponent = _UNITS.get(written_unit.lower()) or (written_unit or None, 0)
-    if kind <= _POWER_FACTOR:
+    if kind <= POWER_FACTOR:
         if key_unit is not None and unit is not None and unit != key_unit and obis is not None:
             key = obis_text(obis)  # a known code in an unexpected unit
         return written_unit, key, kind, unit or key_unit, exponent
@@ -244,26 +257,26 @@ def _plan(address: str, written_unit: str) -> _Plan:
 def _target(address: str, obis: tuple[int, int, int, int, int] | None) -> _Target:
     """The key (or code text) of an address, how to read its value, the key's unit."""
     if obis is None:
-        return address, _NUMBER_OR_TEXT, None
+        return address, NUMBER_OR_TEXT, None
     a, b, c, d, e = obis
     if c == 96 and d in (1, 13):  # identifiers and messages: texts, even when all digits
         if a == 0 and b == 0 and d == 1 and e in (0, 1, 7):
             # Only DSMR's equipment identifier (96.1.1) is hex-encoded; 96.1.0 is plain text.
             key = METER_TYPE if e == 7 else METER_ID
-            return key, _IDENTIFIER if e == 1 else _TEXT, None
-        return obis_text(obis), _IDENTIFIER if d == 1 else _TEXT, None
+            return key, IDENTIFIER if e == 1 else TEXT, None
+        return obis_text(obis), IDENTIFIER if d == 1 else TEXT, None
     key = obis_text(obis) if a == 0 and b != 0 else obis_to_key(obis)  # M-Bus: other meters
     if key == METER_DATETIME:
-        return key, _CLOCK, None
+        return key, CLOCK, None
     if key in TEXT_KEYS:
-        return key, _TEXT, None
+        return key, TEXT, None
     if key in POWER_FACTOR_KEYS:
-        return key, _POWER_FACTOR, None
+        return key, POWER_FACTOR, None
     unit = KEY_UNITS.get(key)
-    return key, _NUMBER_OR_TEXT if unit is None else _NUMBER, unit
+    return key, NUMBER_OR_TEXT if unit is None else NUMBER, unit
 
 
-def _identifier_text(text: str) -> str:
+def identifier_text(text: str) -> str:
     """A DSMR hex-encoded identifier as its text, when it decodes to printable ASCII."""
     if len(text) % 2 == 0:
         try:
