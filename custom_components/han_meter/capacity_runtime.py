@@ -24,6 +24,7 @@ from .capacity import CapacityConfig, CapacitySnapshot, CapacityTracker
 from .capacity_options import capacity_config
 from .const import DOMAIN, LOGGER
 from .coordinator import HanMeterConfigEntry
+from .listeners import Listeners
 
 STORAGE_VERSION: Final = 1
 # Seconds between a change and its save (a restart loses at most this much).
@@ -46,8 +47,7 @@ class CapacityRuntime:
         self.snapshot: CapacitySnapshot | None = None
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry))
         self.errors = 0
-        self._listeners: dict[int, CALLBACK_TYPE] = {}
-        self._last_listener_id = 0
+        self._listeners = Listeners[[]]()
         self._unsub_reading: CALLBACK_TYPE | None = None
         self._unsub_final_write: CALLBACK_TYPE | None = None
         self._cancel_save: CALLBACK_TYPE | None = None
@@ -159,21 +159,12 @@ class CapacityRuntime:
         """Take a snapshot at the newest reading and tell the sensors."""
         self._next_refresh = self.hass.loop.time() + REFRESH_INTERVAL
         self.snapshot = self.tracker.snapshot()
-        for listener in list(self._listeners.values()):
-            listener()
+        self._listeners()
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call `listener()` after every new snapshot; returns the remover."""
-        self._last_listener_id += 1
-        listener_id = self._last_listener_id
-        self._listeners[listener_id] = listener
-
-        @callback
-        def _remove() -> None:
-            self._listeners.pop(listener_id, None)
-
-        return _remove
+        return self._listeners.add(listener)
 
     def diagnostics(self) -> dict[str, Any]:
         """Settings and state size, for the diagnostics."""

@@ -243,7 +243,6 @@ class HanMeterCapacitySensor(HanMeterEntity, SensorEntity):
         super().__init__(coordinator, description)
         self._runtime = runtime
         self._seen: tuple[CapacitySnapshot | None, bool] | None = None
-        self._written: tuple[Any, ...] | None = None
         self._attr_extra_state_attributes = {}
         self._attr_last_reset = None
         self._async_take_snapshot()
@@ -254,10 +253,9 @@ class HanMeterCapacitySensor(HanMeterEntity, SensorEntity):
         return not self.entity_description.live or super().available
 
     async def async_added_to_hass(self) -> None:
-        """Follow the runtime's snapshots as well as the coordinator."""
+        """Follow the runtime's snapshots as well as the meter's availability."""
         await super().async_added_to_hass()
         self.async_on_remove(self._runtime.async_add_listener(self._async_update))
-        self._written = self._state_key()
 
     def _state_key(self) -> tuple[Any, ...]:
         return (
@@ -294,7 +292,4 @@ class HanMeterCapacitySensor(HanMeterEntity, SensorEntity):
         if seen is not None and seen[0] is self._runtime.snapshot and seen[1] == self.available:
             return
         self._async_take_snapshot()
-        key = self._state_key()
-        if key != self._written:
-            self._written = key
-            self.async_write_ha_state()
+        self._async_write_if_changed()

@@ -11,36 +11,27 @@ from typing import Any, Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .amshan import obis_map
 from .amshan.connection_manager import ConnectionManager, ConnectionState
 from .amshan.reading import MeterReading
+from .availability import MeterAvailability
 from .connection_factory import async_connection_factory
 from .const import (
-    CONF_IDENTIFIED_BY,
-    CONF_METER_MANUFACTURER,
-    CONF_METER_TYPE,
     CONF_MULTIPLIER,
     CONF_WATCHDOG_TIMEOUT,
     DEFAULT_MULTIPLIER,
     DEFAULT_WATCHDOG_TIMEOUT,
     DOMAIN,
-    IDENTIFIED_BY_METER_ID,
     LOGGER,
     RAW_MESSAGE_BUFFER,
 )
 from .decryption import DecryptionMonitor, decoder_for
-from .meter_state import (
-    DeviceIdentity,
-    HanMeterCounters,
-    MeterState,
-    ProtocolCounterTotals,
-    scale_reading,
-)
+from .listeners import Listeners
+from .meter_device import MeterDevice
+from .meter_state import HanMeterCounters, MeterState, ProtocolCounterTotals, scale_reading
 
 type HanMeterConfigEntry = ConfigEntry[HanMeterCoordinator]
 type ReadingListener = Callable[[MeterReading, datetime], None]
@@ -75,22 +66,16 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         self.manager: ConnectionManager | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._tasks: list[asyncio.Task[None]] = []
-        self._connected = False
-        self._receiving = False
-        self._last_reading_time = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._unavailable_logged = False
-        self._foreign_logged = False
-        self._foreign_source = False
+        # Every entity re-checks its state when the availability changes.
+        self._availability = MeterAvailability(
+            hass, entry.title, self.watchdog_timeout, self.async_update_listeners
+        )
+        self._device = MeterDevice(hass, entry, self.meter_id)
         self._handler_error_logged = False
         self._ends_queued = 0  # CONNECTION_ENDED markers not consumed yet
-        self._reading_listeners: dict[int, ReadingListener] = {}
-        self._last_listener_id = 0
+        self._reading_listeners = Listeners[MeterReading, datetime]()
+        self._value_listeners: dict[str, Listeners[[]]] = {}
         self._protocol_counters = ProtocolCounterTotals()
-        self._identity = DeviceIdentity(
-            manufacturer=entry.data.get(CONF_METER_MANUFACTURER) or None,
-            model=entry.data.get(CONF_METER_TYPE) or None,
-        )
         self._unsub_stop: CALLBACK_TYPE | None = None
 
     async def _async_update_data(self) -> MeterState:
@@ -127,9 +112,6 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
     async def async_stop(self) -> None:
         """Close the connection and stop consuming; idempotent."""
         tasks, self._tasks = self._tasks, []
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
         if (manager := self.manager) is not None:
             await manager.close()
             self._async_sync_protocol()
@@ -141,10 +123,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             self._queue.get_nowait()
         self._ends_queued = 0
         self.decoder.unwrapper.reset()  # no half message glued to the next connection's
-        was_available = self.available
-        self._connected = self._receiving = False
-        if was_available:
-            self.async_update_listeners()
+        self._availability.async_stop()
 
     async def _async_hass_stop(self, _event: Event) -> None:
         """Close the connection when Home Assistant stops."""
@@ -165,7 +144,7 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
     @property
     def available(self) -> bool:
         """Connected, and a reading arrived within the watchdog timeout."""
-        return self._connected and self._receiving
+        return self._availability.available
 
     @property
     def connection_state(self) -> ConnectionState | None:
@@ -177,48 +156,12 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         """Track the connection manager's state (it logs connection problems)."""
         self._async_sync_protocol()
         connected = state is ConnectionState.CONNECTED
-        if connected and not self._connected:
+        was_connected = self._availability.connected
+        if connected and not was_connected:
             self.counters.connects += 1
-        if self._connected and not connected:
+        if was_connected and not connected:
             self._async_queue_connection_end()
-        was_available = self.available
-        self._connected = connected
-        if not connected:
-            self._receiving = False
-        if was_available != self.available:  # a reading may have come before CONNECTED
-            self.async_update_listeners()
-
-    @callback
-    def _async_watchdog_expired(self) -> None:
-        """Mark the meter unavailable when no reading arrived in time."""
-        self._watchdog = None
-        remaining = self._last_reading_time + self.watchdog_timeout - self.hass.loop.time()
-        if remaining > 0:
-            self._watchdog = self.hass.loop.call_later(remaining, self._async_watchdog_expired)
-            return
-        if self.available:
-            self._receiving = False
-            if not self._unavailable_logged:
-                LOGGER.info(
-                    "Meter %s is unavailable: no readings for %g s",
-                    self.config_entry.title,
-                    self.watchdog_timeout,
-                )
-                self._unavailable_logged = True
-            self.async_update_listeners()
-
-    @callback
-    def _async_mark_receiving(self) -> None:
-        self._last_reading_time = self.hass.loop.time()
-        if self._watchdog is None:
-            self._watchdog = self.hass.loop.call_later(
-                self.watchdog_timeout, self._async_watchdog_expired
-            )
-        if not self._receiving:
-            self._receiving = True
-            if self._unavailable_logged:
-                LOGGER.info("Meter %s is available again", self.config_entry.title)
-                self._unavailable_logged = False
+        self._availability.async_set_connected(connected)
 
     # Messages
 
@@ -269,17 +212,25 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
             self.counters.decode_failures += 1
             LOGGER.debug("Could not decode a message from %s", self.config_entry.title)
             return
-        if not self._async_is_own_meter(reading):
+        if self._device.async_is_foreign(reading):
+            self.counters.foreign_meter += 1
             return
         self.counters.decoded += 1
         scaled = scale_reading(reading, self.multiplier)
-        self.data.merge(scaled, now)
-        self._async_update_device(scaled)
-        if self._connected or self._is_current_connection_opening():
-            self._async_mark_receiving()
-        for listener in list(self._reading_listeners.values()):
-            listener(scaled, now)
-        self.async_set_updated_data(self.data)
+        self.data.merge(scaled)
+        self._device.async_update(scaled)
+        became_available = (
+            self._availability.connected or self._is_current_connection_opening()
+        ) and self._availability.async_reading()
+        self._reading_listeners(scaled, now)
+        # Only the entities of the values that arrived (a list 1 carries one value);
+        # async_set_updated_data would wake every entity of the meter.
+        value_listeners = self._value_listeners
+        for key in scaled:
+            if (listeners := value_listeners.get(key)) is not None:
+                listeners()
+        if became_available:
+            self.async_update_listeners()
 
     def _is_current_connection_opening(self) -> bool:
         """True while a connection opens whose data already arrives (before CONNECTED).
@@ -288,52 +239,10 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         """
         return self._ends_queued == 0 and self.connection_state is ConnectionState.CONNECTING
 
-    @callback
-    def _async_is_own_meter(self, reading: MeterReading) -> bool:
-        """Refuse readings of another meter (an adapter moved to another meter)."""
-        meter_id = reading.get(obis_map.METER_ID)
-        if meter_id is not None:
-            self._foreign_source = str(meter_id) != self.meter_id and (
-                self.config_entry.data.get(CONF_IDENTIFIED_BY, IDENTIFIED_BY_METER_ID)
-                == IDENTIFIED_BY_METER_ID
-            )
-        if self._foreign_source:
-            self.counters.foreign_meter += 1
-            if not self._foreign_logged:
-                LOGGER.warning(
-                    "Ignoring data of another meter on the connection of %s; "
-                    "reconfigure the entry if the adapter was moved",
-                    self.config_entry.title,
-                )
-                self._foreign_logged = True
-            return False
-        return True
-
-    @callback
-    def _async_update_device(self, reading: MeterReading) -> None:
-        """Update the device registry when the meter reveals its identity."""
-        if not self._identity.update(reading):
-            return
-        device_registry = dr.async_get(self.hass)
-        if device := device_registry.async_get_device(identifiers={(DOMAIN, self.meter_id)}):
-            device_registry.async_update_device(
-                device.id,
-                manufacturer=self._identity.manufacturer,
-                model=self._identity.model,
-                sw_version=self._identity.sw_version,
-            )
-
     @property
     def device_info(self) -> DeviceInfo:
         """Device registry information of the meter."""
-        return DeviceInfo(
-            identifiers={(DOMAIN, self.meter_id)},
-            name=self.config_entry.title,
-            manufacturer=self._identity.manufacturer,
-            model=self._identity.model,
-            serial_number=self.meter_id,
-            sw_version=self._identity.sw_version,
-        )
+        return self._device.device_info
 
     # Hooks for other parts of the integration
 
@@ -344,15 +253,16 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         The reading has the multiplier applied; `received` is the UTC time it
         arrived. Returns a function that removes the listener.
         """
-        self._last_listener_id += 1
-        listener_id = self._last_listener_id
-        self._reading_listeners[listener_id] = listener
+        return self._reading_listeners.add(listener)
 
-        @callback
-        def _remove() -> None:
-            self._reading_listeners.pop(listener_id, None)
+    @callback
+    def async_add_value_listener(self, key: str, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener()` after every reading with a value of `key` (merged into `data`).
 
-        return _remove
+        Availability changes go to the coordinator's own listeners instead.
+        Returns a function that removes the listener.
+        """
+        return self._value_listeners.setdefault(key, Listeners()).add(listener)
 
     # Diagnostics
 

@@ -26,23 +26,19 @@ class MeterState:
 
     values: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
-    # When each key last arrived (UTC) and in which reading (see `readings`).
-    updated: dict[str, datetime] = field(default_factory=dict)
+    # The reading (counted in `readings`) in which each key last arrived.
     sequence: dict[str, int] = field(default_factory=dict)
     readings: int = 0
-    last_reading: MeterReading | None = None
 
-    def merge(self, reading: MeterReading, now: datetime) -> None:
-        """Take the values of a reading that arrived at `now`."""
+    def merge(self, reading: MeterReading) -> None:
+        """Take the values of a reading."""
         self.readings += 1
-        self.last_reading = reading
         for key, value in reading.items():
             if value is None:
                 continue
             self.values[key] = value
             if (unit := reading.units.get(key)) is not None:
                 self.units[key] = unit
-            self.updated[key] = now
             self.sequence[key] = self.readings
 
 
@@ -63,27 +59,6 @@ class HanMeterCounters:
     def reconnects(self) -> int:
         """Connections made after the first one."""
         return max(self.connects - 1, 0)
-
-
-@dataclass(slots=True)
-class DeviceIdentity:
-    """What the meter says it is, shown as the device's manufacturer, model and version."""
-
-    manufacturer: str | None = None
-    model: str | None = None
-    sw_version: str | None = None
-
-    def update(self, reading: MeterReading) -> bool:
-        """Take the identity values a reading carries; True if any changed."""
-        before = (self.manufacturer, self.model, self.sw_version)
-        self.manufacturer = _text(reading, obis_map.METER_MANUFACTURER, self.manufacturer)
-        self.model = _text(reading, obis_map.METER_TYPE, self.model)
-        self.sw_version = _text(reading, obis_map.LIST_VER_ID, self.sw_version)
-        return (self.manufacturer, self.model, self.sw_version) != before
-
-
-def _text(reading: MeterReading, key: str, default: str | None) -> str | None:
-    return str(value) if (value := reading.get(key)) is not None else default
 
 
 def scale_reading(reading: MeterReading, multiplier: float) -> MeterReading:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
@@ -18,6 +19,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .amshan import obis_map
+from .amshan.reading import MeterReading
 from .capacity_sensor import async_setup_capacity_entities
 from .const import LOGGER
 from .coordinator import HanMeterConfigEntry, HanMeterCoordinator
@@ -42,20 +44,21 @@ async def async_setup_entry(
     """Set up HAN Meter sensors; more appear as the meter sends new values."""
     async_setup_capacity_entities(hass, entry, async_add_entities)
     coordinator = entry.runtime_data
-    added: set[str] = set()
+    # Keys with an entity, and those shown in the device information instead.
+    done: set[str] = set(DEVICE_INFO_KEYS)
 
     @callback
     def _async_add(keys: Iterable[str]) -> None:
         state = coordinator.data
         entities: list[HanMeterSensorEntity] = []
         for key in keys:
-            if key in added or key in DEVICE_INFO_KEYS:
+            if key in done:
                 continue
             if (description := SENSORS.get(key)) is None:
                 if key not in state.values:
                     continue
                 description = generic_description(key, state.values[key], state.units.get(key))
-            added.add(key)
+            done.add(key)
             entity_class = (
                 HanMeterTotalSensorEntity
                 if description.state_class is SensorStateClass.TOTAL_INCREASING
@@ -77,11 +80,11 @@ async def async_setup_entry(
     _async_add(list(coordinator.data.values))
 
     @callback
-    def _async_add_new_keys() -> None:
-        if (reading := coordinator.data.last_reading) is not None:
+    def _async_add_new_keys(reading: MeterReading, _received: datetime) -> None:
+        if not reading.keys() <= done:  # most readings bring no new key
             _async_add(list(reading))
 
-    entry.async_on_unload(coordinator.async_add_listener(_async_add_new_keys))
+    entry.async_on_unload(coordinator.async_add_reading_listener(_async_add_new_keys))
 
 
 class HanMeterSensorEntity(HanMeterEntity, SensorEntity):
@@ -95,25 +98,31 @@ class HanMeterSensorEntity(HanMeterEntity, SensorEntity):
         """Initialize the sensor with the meter's current value, if any."""
         super().__init__(coordinator, description)
         self._sequence = 0
-        self._written_available = False
         self._async_take_value()
 
     async def async_added_to_hass(self) -> None:
-        """Remember the availability written when the entity was added."""
+        """Follow the readings that carry this sensor's value, not every reading."""
         await super().async_added_to_hass()
-        self._written_available = self.available
+        self.async_on_remove(
+            self.coordinator.async_add_value_listener(
+                self.entity_description.key, self._handle_coordinator_update
+            )
+        )
+
+    def _state_key(self) -> tuple[Any, ...]:
+        # The type too: 1 and 1.0 are equal but show as "1" and "1.0".
+        value = self._attr_native_value
+        return (self.available, type(value), value)
 
     @callback
-    def _async_take_value(self) -> bool:
-        """Take the meter's latest value of this key; True if a new one arrived."""
+    def _async_take_value(self) -> None:
+        """Take the meter's latest value of this key, each value that arrived once."""
         state = self.coordinator.data
         key = self.entity_description.key
         sequence = state.sequence.get(key, 0)
-        if sequence == self._sequence:
-            return False
-        self._sequence = sequence
-        self._async_set_value(state.values[key])
-        return True
+        if sequence != self._sequence:
+            self._sequence = sequence
+            self._async_set_value(state.values[key])
 
     @callback
     def _async_set_value(self, value: Any) -> None:
@@ -124,12 +133,9 @@ class HanMeterSensorEntity(HanMeterEntity, SensorEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write the state when this value or the availability changed."""
-        new_value = self._async_take_value()
-        available = self.available
-        if new_value or available != self._written_available:
-            self._written_available = available
-            self.async_write_ha_state()
+        """Take a value that arrived; write the state if it or the availability changed."""
+        self._async_take_value()
+        self._async_write_if_changed()
 
 
 @dataclass

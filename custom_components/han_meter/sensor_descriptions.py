@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -62,62 +62,36 @@ class HanMeterSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[Any], StateType | datetime] = _as_is
 
 
-def _power(key: str, *, enabled: bool = True) -> HanMeterSensorEntityDescription:
+class MeasurementKind(NamedTuple):
+    """What the sensors of one kind of present value (power, current, ...) share."""
+
+    device_class: SensorDeviceClass
+    unit: str
+    precision: int  # suggested display precision
+    value_fn: Callable[[Any], StateType | datetime] = _as_is
+
+
+POWER = MeasurementKind(SensorDeviceClass.POWER, UnitOfPower.WATT, 0)
+REACTIVE_POWER = MeasurementKind(
+    SensorDeviceClass.REACTIVE_POWER, UnitOfReactivePower.VOLT_AMPERE_REACTIVE, 0
+)
+CURRENT = MeasurementKind(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 2)
+VOLTAGE = MeasurementKind(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1)
+POWER_FACTOR = MeasurementKind(SensorDeviceClass.POWER_FACTOR, PERCENTAGE, 0, _as_percentage)
+
+
+def _measurement(
+    kind: MeasurementKind, key: str, *, enabled: bool = True
+) -> HanMeterSensorEntityDescription:
     return HanMeterSensorEntityDescription(
         key=key,
         translation_key=key,
-        device_class=SensorDeviceClass.POWER,
+        device_class=kind.device_class,
         state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
+        native_unit_of_measurement=kind.unit,
+        suggested_display_precision=kind.precision,
         entity_registry_enabled_default=enabled,
-    )
-
-
-def _reactive_power(key: str, *, enabled: bool = True) -> HanMeterSensorEntityDescription:
-    return HanMeterSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.REACTIVE_POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-    )
-
-
-def _current(key: str) -> HanMeterSensorEntityDescription:
-    return HanMeterSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.CURRENT,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        suggested_display_precision=2,
-    )
-
-
-def _voltage(key: str) -> HanMeterSensorEntityDescription:
-    return HanMeterSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.VOLTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        suggested_display_precision=1,
-    )
-
-
-def _power_factor(key: str, *, enabled: bool = True) -> HanMeterSensorEntityDescription:
-    return HanMeterSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.POWER_FACTOR,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=enabled,
-        value_fn=_as_percentage,
+        value_fn=kind.value_fn,
     )
 
 
@@ -147,32 +121,32 @@ def _reactive_energy(key: str) -> HanMeterSensorEntityDescription:
 SENSORS: dict[str, HanMeterSensorEntityDescription] = {
     description.key: description
     for description in (
-        _power(obis_map.ACTIVE_POWER_IMPORT),
-        _power(obis_map.ACTIVE_POWER_EXPORT),
-        _power(obis_map.ACTIVE_POWER_IMPORT_L1),
-        _power(obis_map.ACTIVE_POWER_IMPORT_L2),
-        _power(obis_map.ACTIVE_POWER_IMPORT_L3),
-        _power(obis_map.ACTIVE_POWER_EXPORT_L1),
-        _power(obis_map.ACTIVE_POWER_EXPORT_L2),
-        _power(obis_map.ACTIVE_POWER_EXPORT_L3),
-        _reactive_power(obis_map.REACTIVE_POWER_IMPORT),
-        _reactive_power(obis_map.REACTIVE_POWER_EXPORT),
-        _reactive_power(obis_map.REACTIVE_POWER_IMPORT_L1, enabled=False),
-        _reactive_power(obis_map.REACTIVE_POWER_IMPORT_L2, enabled=False),
-        _reactive_power(obis_map.REACTIVE_POWER_IMPORT_L3, enabled=False),
-        _reactive_power(obis_map.REACTIVE_POWER_EXPORT_L1, enabled=False),
-        _reactive_power(obis_map.REACTIVE_POWER_EXPORT_L2, enabled=False),
-        _reactive_power(obis_map.REACTIVE_POWER_EXPORT_L3, enabled=False),
-        _current(obis_map.CURRENT_L1),
-        _current(obis_map.CURRENT_L2),
-        _current(obis_map.CURRENT_L3),
-        _voltage(obis_map.VOLTAGE_L1),
-        _voltage(obis_map.VOLTAGE_L2),
-        _voltage(obis_map.VOLTAGE_L3),
-        _power_factor(obis_map.POWER_FACTOR),
-        _power_factor(obis_map.POWER_FACTOR_L1, enabled=False),
-        _power_factor(obis_map.POWER_FACTOR_L2, enabled=False),
-        _power_factor(obis_map.POWER_FACTOR_L3, enabled=False),
+        _measurement(POWER, obis_map.ACTIVE_POWER_IMPORT),
+        _measurement(POWER, obis_map.ACTIVE_POWER_EXPORT),
+        _measurement(POWER, obis_map.ACTIVE_POWER_IMPORT_L1),
+        _measurement(POWER, obis_map.ACTIVE_POWER_IMPORT_L2),
+        _measurement(POWER, obis_map.ACTIVE_POWER_IMPORT_L3),
+        _measurement(POWER, obis_map.ACTIVE_POWER_EXPORT_L1),
+        _measurement(POWER, obis_map.ACTIVE_POWER_EXPORT_L2),
+        _measurement(POWER, obis_map.ACTIVE_POWER_EXPORT_L3),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_IMPORT),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_EXPORT),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_IMPORT_L1, enabled=False),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_IMPORT_L2, enabled=False),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_IMPORT_L3, enabled=False),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_EXPORT_L1, enabled=False),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_EXPORT_L2, enabled=False),
+        _measurement(REACTIVE_POWER, obis_map.REACTIVE_POWER_EXPORT_L3, enabled=False),
+        _measurement(CURRENT, obis_map.CURRENT_L1),
+        _measurement(CURRENT, obis_map.CURRENT_L2),
+        _measurement(CURRENT, obis_map.CURRENT_L3),
+        _measurement(VOLTAGE, obis_map.VOLTAGE_L1),
+        _measurement(VOLTAGE, obis_map.VOLTAGE_L2),
+        _measurement(VOLTAGE, obis_map.VOLTAGE_L3),
+        _measurement(POWER_FACTOR, obis_map.POWER_FACTOR),
+        _measurement(POWER_FACTOR, obis_map.POWER_FACTOR_L1, enabled=False),
+        _measurement(POWER_FACTOR, obis_map.POWER_FACTOR_L2, enabled=False),
+        _measurement(POWER_FACTOR, obis_map.POWER_FACTOR_L3, enabled=False),
         _energy(obis_map.ACTIVE_POWER_IMPORT_TOTAL),
         _energy(obis_map.ACTIVE_POWER_EXPORT_TOTAL),
         _energy(obis_map.ACTIVE_POWER_IMPORT_TOTAL_T1),
