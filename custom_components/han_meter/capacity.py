@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,9 @@ from .capacity_model import (
     CapacityConfig,
     CapacityMode,
     CapacitySnapshot,
+    ElapsedHours,
     Headroom,
+    MonthGroups,
     MonthSummary,
     Peak,
     PeriodEnergy,
@@ -62,16 +63,10 @@ ENERGY_KEY = "active_power_import_total"
 TIME_KEY = "meter_datetime"
 
 
-@dataclass(slots=True)
-class _Month:
-    groups: dict[int, tuple[int, float]]  # group -> (hour key, kWh) of its best complete hour
-    incomplete: int
-
-
 class CapacityTracker:
     """Energy per hour, day and month and the capacity basis, from meter readings."""
 
-    __slots__ = ("_checked", "_clock", "_ledger", "_offset", "_previous", "config")
+    __slots__ = ("_checked", "_clock", "_elapsed", "_ledger", "_offset", "_previous", "config")
 
     def __init__(self, config: CapacityConfig | None = None) -> None:
         """Start empty."""
@@ -81,6 +76,9 @@ class CapacityTracker:
         self._previous: tuple[int, list[tuple[int, float]]] | None = None
         self._checked: int | None = None
         self._offset: float | None = None  # meter clock - receive clock, seconds
+        # The snapshots of an hour share what they take from the hours before it:
+        # (hour, ledger revision, that part), see `_elapsed_before`.
+        self._elapsed: tuple[int, int, ElapsedHours] | None = None
 
     @property
     def latest(self) -> datetime | None:
@@ -143,7 +141,7 @@ class CapacityTracker:
         local = self._clock.local(key)
         return local.month in WINDOW_MONTHS and local.weekday() < 5 and local.hour in WINDOW_HOURS
 
-    def _month(self, start: int, stop: int) -> _Month:
+    def _month(self, start: int, stop: int) -> MonthGroups:
         """Best complete counted hour of each group among the hours in [start, stop)."""
         groups: dict[int, tuple[int, float]] = {}
         incomplete = 0
@@ -161,9 +159,9 @@ class CapacityTracker:
             best = groups.get(group if daily else key)
             if best is None or value > best[1]:
                 groups[group if daily else key] = (key, value)
-        return _Month(groups, incomplete)
+        return MonthGroups(groups, incomplete)
 
-    def _top(self, month: _Month) -> list[tuple[int, float]]:
+    def _top(self, month: MonthGroups) -> list[tuple[int, float]]:
         ranked = sorted(month.groups.values(), key=lambda kv: (-kv[1], kv[0]))
         return ranked[: self.config.peak_count]
 
@@ -173,6 +171,42 @@ class CapacityTracker:
         step = None if basis is None else step_for(basis, self.config.steps)
         return MonthSummary(self._clock.local(start), peaks, basis, step)
 
+    def _elapsed_before(self, hour: int) -> ElapsedHours:
+        """What the snapshots in `hour` take from the hours before it (O(hours) to compute).
+
+        Kept while the ledger's revision says those hours did not change.
+        """
+        ledger = self._ledger
+        kept = self._elapsed
+        if kept is not None and kept[0] == hour and kept[1] == ledger.revision:
+            return kept[2]
+        elapsed = self._compute_elapsed(hour)
+        if ledger.settled(hour):
+            self._elapsed = (hour, ledger.revision, elapsed)
+        return elapsed
+
+    def _compute_elapsed(self, hour: int) -> ElapsedHours:
+        ledger, clock = self._ledger, self._clock
+        day, month = clock.day_start(hour), clock.month_start(hour)
+        data = self._month(month, hour)
+        previous_start = clock.previous_month(month)
+        previous = None
+        if ledger.keys_before(month):
+            if top := self._top(self._month(previous_start, month)):
+                previous = self._summary(previous_start, top)
+        elif self._previous is not None and self._previous[0] == previous_start:
+            previous = self._summary(*self._previous)
+        return ElapsedHours(
+            hour=clock.local(hour),
+            day=day,
+            data=data,
+            current=self._summary(month, self._top(data)),
+            previous=previous,
+            today=(clock.local(day), *ledger.elapsed_energy(day, hour)),
+            month=(clock.local(month), *ledger.elapsed_energy(month, hour)),
+            in_window=self._counts(hour),
+        )
+
     def snapshot(self, now: datetime | None = None) -> CapacitySnapshot:
         """Values at `now` (default: the newest sample, else the system clock)."""
         ledger, clock, config = self._ledger, self._clock, self.config
@@ -180,7 +214,8 @@ class CapacityTracker:
             t = self._epoch(now)
         else:
             t = ledger.latest if ledger.latest is not None else datetime.now(UTC).timestamp()
-        hour, day, month = clock.hour_key(t), clock.day_start(t), clock.month_start(t)
+        hour = clock.hour_key(t)
+        elapsed = self._elapsed_before(hour)
 
         last = ledger.last_power
         live = last is not None and 0 <= t - last[0] <= config.max_gap
@@ -194,19 +229,15 @@ class CapacityTracker:
         if power is not None and used is not None:
             projected = used + power * (hour + HOUR - measured_to) / HOUR
 
-        def period(start: int) -> PeriodEnergy:
-            energy, complete = ledger.elapsed_energy(start, hour)
+        def period(start: datetime, energy: float | None, complete: bool) -> PeriodEnergy:
             if used is not None:
                 energy = round((energy or 0.0) + used, DECIMALS)
-            return PeriodEnergy(clock.local(start), energy, complete and running_complete)
+            return PeriodEnergy(start, energy, complete and running_complete)
 
-        data = self._month(month, hour)
-        top = self._top(data)
-        current = self._summary(month, top)
-        in_window = self._counts(hour)
+        data, current = elapsed.data, elapsed.current
         headroom = step_headroom = None
-        if current.basis is not None and current.step is not None and in_window:
-            group = day if config.mode is CapacityMode.NORWAY else hour
+        if current.basis is not None and current.step is not None and elapsed.in_window:
+            group = elapsed.day if config.mode is CapacityMode.NORWAY else hour
             own = data.groups[group][1] if group in data.groups else None
             others = [v for g, (_, v) in data.groups.items() if g != group]
             remaining = (hour + HOUR - t) / HOUR
@@ -221,27 +252,19 @@ class CapacityTracker:
             if current.step.upper is not None:
                 step_headroom = room(current.step.upper)
 
-        previous_start = clock.previous_month(month)
-        previous = None
-        if ledger.keys_before(month):
-            if top := self._top(self._month(previous_start, month)):
-                previous = self._summary(previous_start, top)
-        elif self._previous is not None and self._previous[0] == previous_start:
-            previous = self._summary(*self._previous)
-
         return CapacitySnapshot(
             time=clock.local(t),
-            hour=PeriodEnergy(clock.local(hour), used, running_complete),
-            today=period(day),
-            month=period(month),
+            hour=PeriodEnergy(elapsed.hour, used, running_complete),
+            today=period(*elapsed.today),
+            month=period(*elapsed.month),
             power=power,
             projected_hour=projected,
             current=current,
             headroom=headroom,
             step_headroom=step_headroom,
-            in_window=in_window,
+            in_window=elapsed.in_window,
             incomplete_hours=data.incomplete,
-            previous=previous,
+            previous=elapsed.previous,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -130,6 +130,28 @@ class CapacitySnapshot:
     previous: MonthSummary | None
 
 
+@dataclass(slots=True)
+class MonthGroups:
+    """A month's complete hours so far, by group (a day in Norway, an hour in Sweden)."""
+
+    groups: dict[int, tuple[int, float]]  # group -> (hour key, kWh) of its best complete hour
+    incomplete: int
+
+
+@dataclass(slots=True, frozen=True)
+class ElapsedHours:
+    """What the snapshots during one hour take from the hours before it."""
+
+    hour: datetime  # local start of the hour
+    day: int
+    data: MonthGroups  # the month so far
+    current: MonthSummary
+    previous: MonthSummary | None
+    today: tuple[datetime, float | None, bool]  # local start, energy so far, all known
+    month: tuple[datetime, float | None, bool]
+    in_window: bool
+
+
 def step_for(basis: float, steps: tuple[float, ...]) -> Step:
     """The step whose range (lower, upper] contains `basis`."""
     lower = 0.0

@@ -119,6 +119,7 @@ class HourLedger:
         "max_gap",
         "register_snap",
         "registers",
+        "revision",
         "snapped",
     )
 
@@ -133,6 +134,13 @@ class HourLedger:
         self.last_power: tuple[float, float] | None = None  # (t, kW)
         self.last_register: tuple[float, float] | None = None  # (t, kWh)
         self.latest: float | None = None
+        # Changes whenever an elapsed hour (one that ended by `latest`) may have
+        # changed: results about elapsed hours can be kept until it does.
+        self.revision = 0
+
+    def settled(self, stop: int) -> bool:
+        """Whether the hours before `stop` change only with `revision`."""
+        return self.latest is not None and stop <= self.clock.hour_key(self.latest)
 
     def _seen(self, t: float) -> None:
         if self.latest is None or t > self.latest:
@@ -155,10 +163,13 @@ class HourLedger:
     def _integrate(self, t0: float, p0: float, t1: float, p1: float) -> None:
         """Trapezoid between two samples, split at local hour boundaries."""
         slope = (p1 - p0) / (t1 - t0)
+        newest = t1 if self.latest is None else max(t1, self.latest)
         start = t0
         while start < t1:
             key = self.clock.hour_key(start)
             end = min(t1, key + HOUR)
+            if key + HOUR <= newest:
+                self.revision += 1
             mean = p0 + slope * ((start + end) / 2 - t0)
             record = self.hours.get(key)
             if record is None:
@@ -195,6 +206,7 @@ class HourLedger:
         return True
 
     def _set_register(self, key: int, kwh: float, *, precise: bool) -> None:
+        self.revision += 1
         self.registers[key] = kwh
         if precise:
             self.snapped.discard(key)
@@ -244,6 +256,7 @@ class HourLedger:
 
     def prune(self, key: int) -> None:
         """Forget hours and registers before `key`."""
+        self.revision += 1
         self.hours = {k: v for k, v in self.hours.items() if k >= key}
         self.registers = {k: v for k, v in self.registers.items() if k >= key}
         self.snapped = {k for k in self.snapped if k >= key}
@@ -261,6 +274,7 @@ class HourLedger:
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Restore what `to_dict` returned (TypeError/ValueError/KeyError when malformed)."""
+        self.revision += 1
         self.hours = {int(k): HourRecord(float(e), float(c)) for k, e, c in data["hours"]}
         self.registers = {int(k): float(v) for k, v in data["registers"]}
         self.snapped = {int(k) for k in data["snapped"]}

@@ -219,9 +219,11 @@ class HanMeterCoordinator(DataUpdateCoordinator[MeterState]):
         scaled = scale_reading(reading, self.multiplier)
         self.data.merge(scaled)
         self._device.async_update(scaled)
-        became_available = (
-            self._availability.connected or self._is_current_connection_opening()
-        ) and self._availability.async_reading()
+        if not self._availability.connected and self._is_current_connection_opening():
+            # A burst can arrive before the manager reports the connection up: the
+            # data itself proves it is, and every reading of the burst is shown.
+            self._async_connection_state_changed(ConnectionState.CONNECTED)
+        became_available = self._availability.connected and self._availability.async_reading()
         self._reading_listeners(scaled, now)
         # Only the entities of the values that arrived (a list 1 carries one value);
         # async_set_updated_data would wake every entity of the meter.

@@ -653,9 +653,14 @@ async def test_reading_waiting_at_connect_is_shown(
             await setup_entry(hass, entry)
         try:
             await wait_for(lambda: entry.runtime_data.counters.decoded == 1)
+            # Shown at once, while the manager still sets the connection up.
+            assert entry.runtime_data.connection_state == "connecting"
+            assert hass.states.get(POWER).state == str(1000 + meter.frames % 997)
+            assert entry.runtime_data.counters.connects == 1
             await wait_for(lambda: entry.runtime_data.connection_state == "connected")
             await hass.async_block_till_done()
             assert hass.states.get(POWER).state == str(1000 + meter.frames % 997)
+            assert entry.runtime_data.counters.connects == 1  # counted once
         finally:
             await unload_entry(hass, entry)
             await bridge.refuse()
