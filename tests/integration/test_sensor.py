@@ -115,33 +115,26 @@ async def test_entities_appear_with_the_lists(
     assert clock.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert clock.entity_category is EntityCategory.DIAGNOSTIC
 
-    energy = hass.states.get(ENERGY_IMPORT)
-    assert energy is not None
-    assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
-    assert energy.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENERGY
-    assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
-    power = hass.states.get("sensor.aidon_6525_power_import")
-    assert power is not None
-    assert power.attributes[ATTR_UNIT_OF_MEASUREMENT] == "W"
-    assert power.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.POWER
-    assert power.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
-    reactive = hass.states.get("sensor.aidon_6525_reactive_power_export")
-    assert reactive is not None
-    assert reactive.attributes[ATTR_UNIT_OF_MEASUREMENT] == "var"
-    assert reactive.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.REACTIVE_POWER
-    reactive_energy = hass.states.get("sensor.aidon_6525_reactive_energy_import")
-    assert reactive_energy is not None
-    assert reactive_energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "varh"
-    assert ATTR_DEVICE_CLASS not in reactive_energy.attributes
-    assert reactive_energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
-    current = hass.states.get("sensor.aidon_6525_current_l1")
-    assert current is not None
-    assert current.attributes[ATTR_UNIT_OF_MEASUREMENT] == "A"
-    assert current.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.CURRENT
-    voltage = hass.states.get("sensor.aidon_6525_voltage_l2")
-    assert voltage is not None
-    assert voltage.attributes[ATTR_UNIT_OF_MEASUREMENT] == "V"
-    assert voltage.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.VOLTAGE
+    measurement, total = SensorStateClass.MEASUREMENT, SensorStateClass.TOTAL_INCREASING
+    for entity_id, unit, device_class, state_class in (
+        (ENERGY_IMPORT, "kWh", SensorDeviceClass.ENERGY, total),
+        ("sensor.aidon_6525_power_import", "W", SensorDeviceClass.POWER, measurement),
+        (
+            "sensor.aidon_6525_reactive_power_export",
+            "var",
+            SensorDeviceClass.REACTIVE_POWER,
+            measurement,
+        ),
+        ("sensor.aidon_6525_reactive_energy_import", "varh", None, total),
+        ("sensor.aidon_6525_current_l1", "A", SensorDeviceClass.CURRENT, measurement),
+        ("sensor.aidon_6525_voltage_l2", "V", SensorDeviceClass.VOLTAGE, measurement),
+    ):
+        state = hass.states.get(entity_id)
+        assert state is not None, entity_id
+        assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == unit, entity_id
+        # Home Assistant leaves out a device class the sensor does not have.
+        assert state.attributes.get(ATTR_DEVICE_CLASS, None) == device_class, entity_id
+        assert state.attributes[ATTR_STATE_CLASS] == state_class, entity_id
     version = entity_registry.async_get("sensor.aidon_6525_list_version")
     assert version is not None
     assert version.entity_category is EntityCategory.DIAGNOSTIC
