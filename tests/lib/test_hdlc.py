@@ -400,3 +400,24 @@ def test_garbage_is_dropped_as_it_is_read() -> None:
     assert reader.buffered_bytes == 1
     assert list(reader.read(b"\xa0")) == []
     assert reader.buffered_bytes == 2
+
+
+def test_byte_by_byte_reads_parse_a_few_times_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Single-byte reads only append until the next decision can be made (the length
+    field, the header, the closing flag): no parsing and no new list per byte."""
+    parses = 0
+    parse = HdlcFrameReader._parse
+
+    def counting_parse(self: HdlcFrameReader) -> list[HdlcFrame]:
+        nonlocal parses
+        parses += 1
+        return parse(self)
+
+    monkeypatch.setattr(HdlcFrameReader, "_parse", counting_parse)
+    reader = HdlcFrameReader()
+    stream = b"".join(GOOD_FRAMES) * 3
+    results = [reader.read(stream[i : i + 1]) for i in range(len(stream))]
+    assert sum(len(frames) for frames in results) == 3 * len(GOOD_FRAMES)
+    assert parses <= 4 * 3 * len(GOOD_FRAMES)
+    # The reads that did not parse returned the shared empty tuple.
+    assert sum(frames == () for frames in results) >= len(stream) - parses
