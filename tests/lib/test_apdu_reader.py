@@ -12,7 +12,7 @@ from custom_components.han_meter.amshan.apdu_reader import (
     CipheredApduFrame,
     CipheredApduReader,
 )
-from custom_components.han_meter.amshan.security import encrypt_apdu
+from custom_components.han_meter.amshan.builder_security import encrypt_apdu
 
 EK = bytes(range(16))
 AK = bytes(range(16, 32))

@@ -22,12 +22,12 @@ from custom_components.han_meter.amshan import positional
 from custom_components.han_meter.amshan.apdu_reader import CipheredApduReader
 from custom_components.han_meter.amshan.autodecoder import AutoDecoder
 from custom_components.han_meter.amshan.builder import build_hdlc_frame, build_meter_frame
+from custom_components.han_meter.amshan.builder_security import encrypt_apdu
 from custom_components.han_meter.amshan.cosem import DataNotification
 from custom_components.han_meter.amshan.hdlc import HdlcFrameReader
 from custom_components.han_meter.amshan.mbus import MbusFrameReader
 from custom_components.han_meter.amshan.reading import MeterReading
 from custom_components.han_meter.amshan.reassembly import MbusAssembler
-from custom_components.han_meter.amshan.security import encrypt_apdu
 from tests.conftest import VECTORS, Vector, vectors_of
 
 ENCRYPTED = vectors_of("dlms-encrypted", "p1-encrypted")

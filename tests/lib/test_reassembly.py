@@ -6,6 +6,7 @@ import pytest
 
 from custom_components.han_meter.amshan.apdu_reader import CipheredApduFrame
 from custom_components.han_meter.amshan.builder import build_hdlc_frame
+from custom_components.han_meter.amshan.builder_security import encrypt_apdu
 from custom_components.han_meter.amshan.hdlc import HdlcFrame, HdlcFrameReader
 from custom_components.han_meter.amshan.mbus import MbusFrameReader
 from custom_components.han_meter.amshan.reassembly import (
@@ -15,7 +16,7 @@ from custom_components.han_meter.amshan.reassembly import (
     SegmentAssembler,
     parse_gbt_block,
 )
-from custom_components.han_meter.amshan.security import decrypt_apdu, encrypt_apdu
+from custom_components.han_meter.amshan.security import decrypt_apdu
 from custom_components.han_meter.amshan.unwrap import (
     ERROR_ENCRYPTED_NO_KEY,
     ERROR_MALFORMED,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from custom_components.han_meter.amshan.builder_security import encrypt_apdu
 from custom_components.han_meter.amshan.security import (
     GENERAL_DED_CIPHERING,
     CipheredApdu,
@@ -22,7 +23,6 @@ from custom_components.han_meter.amshan.security import (
     check_key,
     ciphered_apdu_length,
     decrypt_apdu,
-    encrypt_apdu,
     is_ciphered_apdu,
     looks_like_plaintext,
     parse_ciphered_apdu,

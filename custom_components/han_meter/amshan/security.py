@@ -23,7 +23,7 @@ from typing import ClassVar
 __all__ = [
     "CipheredApdu", "DecryptionError", "MalformedCipheredApduError", "NotEncryptedError",
     "UnsupportedSecurityError", "WrongAuthenticationKeyError", "WrongKeyError",
-    "check_key", "ciphered_apdu_length", "decrypt_apdu", "encrypt_apdu", "is_ciphered_apdu",
+    "check_key", "ciphered_apdu_length", "decrypt_apdu", "is_ciphered_apdu",
     "looks_like_plaintext", "parse_ciphered_apdu", "parse_key",
 ]  # fmt: skip
 
@@ -214,7 +214,8 @@ def looks_like_plaintext(data: bytes) -> bool:
     return data[:1] == b"/" and len(data) >= 6 and all(b in _PRINTABLE for b in data[:24])
 
 
-def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+def aes_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-128 in counter mode from the DLMS initial counter (IV + 00000002); its own inverse."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     context = Cipher(algorithms.AES(key), modes.CTR(iv + _CTR_START)).decryptor()
@@ -258,56 +259,12 @@ def decrypt_apdu(
         plaintext = _gcm_decrypt(key, parts, parts.auth_tag, auth_key)
         if plaintext is not None:
             return plaintext
-        if looks_like_plaintext(_ctr(key, parts.iv, parts.ciphertext)):
+        if looks_like_plaintext(aes_ctr(key, parts.iv, parts.ciphertext)):
             raise WrongAuthenticationKeyError(
                 "the authentication tag does not verify: the authentication key is wrong"
             )
         raise WrongKeyError("the authentication tag does not verify: the encryption key is wrong")
-    plaintext = _ctr(key, parts.iv, parts.ciphertext)
+    plaintext = aes_ctr(key, parts.iv, parts.ciphertext)
     if not looks_like_plaintext(plaintext):
         raise WrongKeyError("the frame does not decrypt to an APDU: the encryption key is wrong")
     return plaintext
-
-
-def _encode_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    size = (length.bit_length() + 7) // 8
-    return bytes([0x80 | size]) + length.to_bytes(size, "big")
-
-
-def encrypt_apdu(
-    plain: bytes,
-    system_title: bytes,
-    invocation_counter: int,
-    encryption_key: bytes,
-    authentication_key: bytes | None = None,
-    security_control: int = 0x30,
-    *,
-    apdu_tag: int = GENERAL_GLO_CIPHERING,
-) -> bytes:
-    """A ciphered APDU around ``plain`` (for the simulator and tests); inverse of decrypt."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    key = check_key(encryption_key)
-    if len(system_title) != SYSTEM_TITLE_LENGTH:
-        raise ValueError(f"the system title must be {SYSTEM_TITLE_LENGTH} bytes")
-    if not 0 <= invocation_counter <= 0xFFFFFFFF:
-        raise ValueError("the invocation counter must fit in 4 bytes")
-    if security_control not in (0x20, 0x21, 0x30, 0x31):
-        raise ValueError(f"security control 0x{security_control:02x} is not supported")
-    if apdu_tag not in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
-        raise ValueError(f"APDU tag 0x{apdu_tag:02x} is not a ciphering tag")
-    iv = bytes(system_title) + invocation_counter.to_bytes(4, "big")
-    if security_control & SC_AUTHENTICATED:
-        if authentication_key is None:
-            raise ValueError("an authenticated security control needs an authentication key")
-        auth_key = check_key(authentication_key, "authentication key")
-        context = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
-        context.authenticate_additional_data(bytes([security_control]) + auth_key)
-        body = context.update(bytes(plain)) + context.finalize() + context.tag[:TAG_LENGTH]
-    else:
-        body = _ctr(key, iv, bytes(plain))
-    content = bytes([security_control]) + iv[8:] + body
-    header = bytes([apdu_tag, SYSTEM_TITLE_LENGTH]) + bytes(system_title)
-    return header + _encode_length(len(content)) + content

@@ -28,9 +28,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .builder import LLC_HEADER, build_hdlc_frame, build_meter_frame, build_p1_readout
+from .builder_security import encrypt_apdu
 from .hdlc import HdlcFrameReader
 from .meter_model import MeterModel
-from .security import check_key, encrypt_apdu
+from .security import check_key
 
 _LOGGER = logging.getLogger(__name__)
 
