@@ -55,8 +55,7 @@ async def async_setup_entry(
             if key in done:
                 continue
             if (description := SENSORS.get(key)) is None:
-                if key not in state.values:
-                    continue
+                # Only known keys come from the registry; the others from merged readings.
                 description = generic_description(key, state.values[key], state.units.get(key))
             done.add(key)
             entity_class = (
